@@ -1,0 +1,90 @@
+# One place pins Vault: tools/vault/go.mod. Everything built outside the work tree lives in
+# $(CACHE_DIR), keyed by version, so a fresh clone on the same machine reuses it.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+NAME          := vault-plugin-secrets-tencentcloud
+PYTHON        ?= python3.11
+VENV          := .venv
+VPY           := $(VENV)/bin/python
+CACHE_DIR     ?= $(HOME)/.cache/$(NAME)
+VAULT_VERSION := $(shell sed -n 's/^require github.com\/hashicorp\/vault \(v[0-9.]*\)$$/\1/p' tools/vault/go.mod)
+VAULT_BIN     := $(CACHE_DIR)/vault-$(VAULT_VERSION)
+PLUGIN_BIN    := bin/$(NAME)
+# The zipapp runs on the base interpreter with -sE: nothing from the user's site or
+# PYTHON* variables leaks into the process Vault pins by sha256.
+BASE_PYTHON   = $(shell $(PYTHON) -c 'import sys,os;print(os.path.realpath(sys.executable))')
+PYTEST_ARGS   ?=
+
+.PHONY: help bootstrap venv vault print-vault proto dev lint test test-unit test-integration test-acc demo emulator bench clean
+
+help:
+	@echo "make bootstrap   Python environment + Vault $(VAULT_VERSION) built from the Go module proxy"
+	@echo "make demo        Vault dev server with the plugin mounted on the embedded emulator"
+	@echo "make test        lint, build the plugin, run every test suite"
+	@echo "make test-acc    acceptance tests against real Tencent Cloud (needs credentials)"
+	@echo "make dev         build $(PLUGIN_BIN), the one file Vault runs"
+	@echo "make emulator    run the CAM/STS emulator in the foreground"
+	@echo "make bench       startup, latency and memory figures"
+
+bootstrap: venv vault
+
+venv: $(VENV)/.stamp
+$(VENV)/.stamp: setup.cfg pyproject.toml
+	test -x $(VPY) || $(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install -q --upgrade pip setuptools wheel
+	$(VPY) -m pip install -q -e '.[dev]'
+	touch $@
+
+vault: $(VAULT_BIN)
+$(VAULT_BIN): tools/vault/go.mod tools/vault/go.sum tools/vault/main.go
+	mkdir -p $(CACHE_DIR)
+	cd tools/vault && CGO_ENABLED=0 go build -trimpath -tags minimal -o $(VAULT_BIN).tmp .
+	mv $(VAULT_BIN).tmp $(VAULT_BIN)
+	$(VAULT_BIN) version
+
+print-vault:
+	@echo $(VAULT_BIN)
+
+proto: venv
+	$(VPY) tools/genproto.py
+
+dev: venv
+	mkdir -p bin
+	rm -rf build/zipapp
+	$(VPY) -m pip install -q --no-deps --target build/zipapp .
+	$(VPY) -m pip install -q --target build/zipapp \
+	    $$($(VPY) tools/runtime_requirements.py)
+	$(VPY) -m shiv --site-packages build/zipapp --compressed --reproducible \
+	    -p '$(BASE_PYTHON) -sE' -e tencentcloud_secrets.main:main -o $(PLUGIN_BIN).tmp
+	mv $(PLUGIN_BIN).tmp $(PLUGIN_BIN)
+	@sha256sum $(PLUGIN_BIN)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy plugin shim emulator tools tests
+
+test: lint dev
+	$(VPY) -m pytest $(PYTEST_ARGS) tests --ignore=tests/acceptance
+
+test-unit: venv
+	$(VPY) -m pytest $(PYTEST_ARGS) tests --ignore=tests/acceptance --ignore=tests/integration
+
+test-integration: dev
+	$(VPY) -m pytest $(PYTEST_ARGS) tests/integration
+
+test-acc: venv
+	$(VPY) -m pytest $(PYTEST_ARGS) tests/acceptance
+
+demo: bootstrap dev
+	$(VPY) tools/demo.py --vault $(VAULT_BIN) --plugin $(PLUGIN_BIN)
+
+emulator: venv
+	$(VENV)/bin/tencentcloud-emulator
+
+bench: bootstrap dev
+	$(VPY) tools/bench.py --vault $(VAULT_BIN) --plugin $(PLUGIN_BIN)
+
+clean:
+	rm -rf bin build $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,308 @@
+"""Plain Python values that cross the line between the shim and the engine.
+
+The shim turns Vault's protobuf messages into these objects and back; engine code never
+sees a protobuf message. Everything here is a value or a narrow interface, so the engine
+and its unit tests can run without gRPC at all (see ``InmemStorage``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import threading
+from typing import Any, Protocol
+
+# Operations as Vault names them on the wire (sdk/logical/request.go).
+CREATE = "create"
+READ = "read"
+UPDATE = "update"
+PATCH = "patch"
+DELETE = "delete"
+LIST = "list"
+HELP = "help"
+ALIAS_LOOKAHEAD = "alias-lookahead"
+RESOLVE_ROLE = "resolve-role"
+HEADER = "header"
+ROLLBACK = "rollback"
+RENEW = "renew"
+REVOKE = "revoke"
+
+# Backend types returned by Type (sdk/logical/logical.go BackendType).
+TYPE_LOGICAL = 1
+TYPE_CREDENTIAL = 2
+
+
+@dataclasses.dataclass
+class LeaseOptions:
+    """Lease settings of a secret; durations in seconds (the wire carries nanoseconds)."""
+
+    ttl: float = 0.0
+    max_ttl: float = 0.0
+    renewable: bool = True
+    increment: float = 0.0
+    issue_time: dt.datetime | None = None
+
+
+@dataclasses.dataclass
+class Secret:
+    """A leased secret: Vault stores ``internal_data`` and hands it back on renew and revoke."""
+
+    lease: LeaseOptions = dataclasses.field(default_factory=LeaseOptions)
+    internal_data: dict[str, Any] = dataclasses.field(default_factory=dict)
+    lease_id: str = ""
+
+
+@dataclasses.dataclass
+class Connection:
+    remote_addr: str = ""
+    remote_port: int = 0
+
+
+@dataclasses.dataclass
+class Request:
+    """One request from Vault, already decoded (``data`` is the parsed JSON body)."""
+
+    operation: str
+    path: str
+    data: dict[str, Any] = dataclasses.field(default_factory=dict)
+    id: str = ""
+    secret: Secret | None = None
+    headers: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    display_name: str = ""
+    mount_point: str = ""
+    mount_type: str = ""
+    mount_accessor: str = ""
+    entity_id: str = ""
+    client_token_accessor: str = ""
+    unauthenticated: bool = False
+    connection: Connection | None = None
+    # Handed over by the shim for the duration of the request; the engine uses these
+    # instead of any global.
+    storage: Storage | None = None
+
+
+@dataclasses.dataclass
+class Response:
+    """What a handler returns; ``None`` instead of a Response means "nothing" (404/204)."""
+
+    data: dict[str, Any] | None = None
+    secret: Secret | None = None
+    warnings: list[str] = dataclasses.field(default_factory=list)
+    redirect: str = ""
+    headers: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+
+    def add_warning(self, warning: str) -> None:
+        self.warnings.append(warning)
+
+    @property
+    def is_error(self) -> bool:
+        return bool(self.data) and "error" in (self.data or {}) and len(self.data or {}) == 1
+
+
+def error_response(message: str) -> Response:
+    """The response Vault renders as ``{"errors": [message]}`` with status 400."""
+    return Response(data={"error": message})
+
+
+@dataclasses.dataclass(frozen=True)
+class SpecialPaths:
+    """Paths with special handling in Vault's router (sdk/logical/logical.go Paths)."""
+
+    root: tuple[str, ...] = ()
+    unauthenticated: tuple[str, ...] = ()
+    local_storage: tuple[str, ...] = ()
+    seal_wrap_storage: tuple[str, ...] = ()
+    write_forwarded_storage: tuple[str, ...] = ()
+    binary: tuple[str, ...] = ()
+    limited: tuple[str, ...] = ()
+    allow_snapshot_read: tuple[str, ...] = ()
+
+
+# --- errors -------------------------------------------------------------------------
+# Each maps to one ProtoError type, so Vault reports the status its own engines would.
+
+
+class LogicalError(Exception):
+    """Base of the errors a handler may raise on purpose; the message reaches the user."""
+
+
+class CodedError(LogicalError):
+    """An error with an explicit HTTP status (logical.CodedError)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class InvalidRequest(LogicalError):
+    """Vault's ErrInvalidRequest: 400."""
+
+
+class UnsupportedOperation(LogicalError):
+    """Vault's ErrUnsupportedOperation: 405."""
+
+    def __init__(self, message: str = "unsupported operation") -> None:
+        super().__init__(message)
+
+
+class UnsupportedPath(LogicalError):
+    """Vault's ErrUnsupportedPath: 404."""
+
+    def __init__(self, message: str = "unsupported path") -> None:
+        super().__init__(message)
+
+
+class PermissionDenied(LogicalError):
+    """Vault's ErrPermissionDenied: 403."""
+
+    def __init__(self, message: str = "permission denied") -> None:
+        super().__init__(message)
+
+
+class Unrecoverable(LogicalError):
+    """Vault's ErrUnrecoverable: the lease manager stops retrying at once."""
+
+
+class StorageError(Exception):
+    """A storage call failed inside Vault (the message is Vault's)."""
+
+
+# --- storage and system view -----------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class StorageEntry:
+    key: str
+    value: bytes
+    seal_wrap: bool = False
+
+
+class Storage(Protocol):
+    """Vault's per-mount storage as the engine sees it (synchronous; safe from any thread)."""
+
+    def list(self, prefix: str) -> list[str]: ...
+
+    def get(self, key: str) -> StorageEntry | None: ...
+
+    def put(self, entry: StorageEntry) -> None: ...
+
+    def delete(self, key: str) -> None: ...
+
+
+class InmemStorage:
+    """Storage held in a dict, with Vault's list semantics; for unit tests and tools."""
+
+    def __init__(self) -> None:
+        self._data: dict[str, StorageEntry] = {}
+        self._lock = threading.Lock()
+
+    def list(self, prefix: str) -> list[str]:
+        seen: set[str] = set()
+        with self._lock:
+            for key in self._data:
+                if not key.startswith(prefix):
+                    continue
+                rest = key[len(prefix) :]
+                head, sep, _ = rest.partition("/")
+                seen.add(head + sep)
+        return sorted(seen)
+
+    def get(self, key: str) -> StorageEntry | None:
+        with self._lock:
+            return self._data.get(key)
+
+    def put(self, entry: StorageEntry) -> None:
+        if not entry.key:
+            raise StorageError("missing key")
+        with self._lock:
+            self._data[entry.key] = entry
+
+    def delete(self, key: str) -> None:
+        with self._lock:
+            self._data.pop(key, None)
+
+
+@dataclasses.dataclass(frozen=True)
+class PluginEnvironment:
+    vault_version: str = ""
+    vault_version_prerelease: str = ""
+    vault_version_metadata: str = ""
+
+
+class SystemView(Protocol):
+    """The parts of Vault's SystemView that engines use (durations in seconds)."""
+
+    def default_lease_ttl(self) -> float: ...
+
+    def max_lease_ttl(self) -> float: ...
+
+    def tainted(self) -> bool: ...
+
+    def local_mount(self) -> bool: ...
+
+    def replication_state(self) -> int: ...
+
+    def plugin_env(self) -> PluginEnvironment: ...
+
+
+@dataclasses.dataclass
+class StaticSystemView:
+    """A SystemView with fixed answers; for unit tests and tools."""
+
+    default_ttl: float = 768 * 3600.0
+    max_ttl: float = 768 * 3600.0
+    is_tainted: bool = False
+    is_local: bool = False
+    replication: int = 0
+    env: PluginEnvironment = dataclasses.field(default_factory=PluginEnvironment)
+
+    def default_lease_ttl(self) -> float:
+        return self.default_ttl
+
+    def max_lease_ttl(self) -> float:
+        return self.max_ttl
+
+    def tainted(self) -> bool:
+        return self.is_tainted
+
+    def local_mount(self) -> bool:
+        return self.is_local
+
+    def replication_state(self) -> int:
+        return self.replication
+
+    def plugin_env(self) -> PluginEnvironment:
+        return self.env
+
+
+@dataclasses.dataclass
+class BackendConfig:
+    """What Setup hands a backend: its storage, system view and Vault's config map."""
+
+    storage: Storage
+    system_view: SystemView
+    config: dict[str, str] = dataclasses.field(default_factory=dict)
+    backend_uuid: str = ""
+    mount_id: str = ""
+
+
+class Backend(Protocol):
+    """The engine as the shim drives it. All methods are synchronous and run off the loop."""
+
+    def setup(self, config: BackendConfig) -> None: ...
+
+    def initialize(self) -> None: ...
+
+    def handle_request(self, request: Request) -> Response | None: ...
+
+    def handle_existence_check(self, request: Request) -> tuple[bool, bool]:
+        """Return (check_found, exists)."""
+        ...
+
+    def special_paths(self) -> SpecialPaths: ...
+
+    def backend_type(self) -> int: ...
+
+    def invalidate(self, key: str) -> None: ...
+
+    def cleanup(self) -> None: ...
