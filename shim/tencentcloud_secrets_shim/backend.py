@@ -1,0 +1,263 @@
+"""Vault's Backend, PluginVersion and PluginMultiplexing services, one process for all mounts.
+
+Every Backend call carries gRPC metadata ``multiplex_id``; each id gets its own engine
+instance, brokered connection, storage and system view. Engine calls run in a bounded
+thread pool so a slow cloud call never blocks the event loop or other mounts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import dataclasses
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from grpclib import GRPCError, Status
+from grpclib.client import Channel
+from grpclib.server import Stream
+
+from . import logical, translate
+from ._proto.vault import backend_grpc, multiplexing_grpc
+from ._proto.vault import backend_pb2 as pb
+from ._proto.vault import multiplexing_pb2 as mpb
+from ._proto.vault.logical import version_grpc
+from ._proto.vault.logical import version_pb2 as vpb
+from .goplugin import Broker
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+BackendFactory = Callable[[], logical.Backend]
+METADATA_MODE_ERROR = "plugin server can not perform action while in metadata mode"
+
+
+class _MetadataModeStorage:
+    """Storage while Vault runs us in metadata mode: there is no broker to reach."""
+
+    def list(self, prefix: str) -> list[str]:
+        raise logical.StorageError(METADATA_MODE_ERROR)
+
+    def get(self, key: str) -> logical.StorageEntry | None:
+        raise logical.StorageError(METADATA_MODE_ERROR)
+
+    def put(self, entry: logical.StorageEntry) -> None:
+        raise logical.StorageError(METADATA_MODE_ERROR)
+
+    def delete(self, key: str) -> None:
+        raise logical.StorageError(METADATA_MODE_ERROR)
+
+
+@dataclasses.dataclass
+class Mount:
+    backend: logical.Backend
+    storage: logical.Storage
+    channel: Channel | None
+
+
+def multiplex_id(stream: Stream[Any, Any]) -> str:
+    ids = stream.metadata.getall("multiplex_id", []) if stream.metadata else []
+    if len(ids) != 1 or not ids[0]:
+        raise GRPCError(Status.INVALID_ARGUMENT, "missing or ambiguous multiplex_id metadata")
+    return str(ids[0])
+
+
+class BackendService(backend_grpc.BackendBase):
+    def __init__(
+        self,
+        factory: BackendFactory,
+        broker: Broker,
+        executor: concurrent.futures.ThreadPoolExecutor,
+        *,
+        metadata_mode: bool = False,
+    ) -> None:
+        self._factory = factory
+        self._broker = broker
+        self._executor = executor
+        self._metadata_mode = metadata_mode
+        self.mounts: dict[str, Mount] = {}
+
+    async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(fn, *args))
+
+    def _mount(self, stream: Stream[Any, Any]) -> Mount:
+        mid = multiplex_id(stream)
+        mount = self.mounts.get(mid)
+        if mount is None:
+            raise GRPCError(Status.FAILED_PRECONDITION, f"no backend set up for multiplex id {mid}")
+        return mount
+
+    async def Setup(self, stream: Stream[pb.SetupArgs, pb.SetupReply]) -> None:
+        args = await stream.recv_message()
+        assert args is not None
+        mid = multiplex_id(stream)
+        try:
+            loop = asyncio.get_running_loop()
+            channel: Channel | None = None
+            if self._metadata_mode:
+                storage: logical.Storage = _MetadataModeStorage()
+                system_view: logical.SystemView = logical.StaticSystemView()
+            else:
+                from .remote import RemoteStorage, RemoteSystemView
+
+                channel = await self._broker.dial(args.broker_id)
+                storage = RemoteStorage(channel, loop)
+                system_view = RemoteSystemView(channel, loop)
+            backend = self._factory()
+            config = logical.BackendConfig(
+                storage=storage,
+                system_view=system_view,
+                config=dict(args.Config),
+                backend_uuid=args.backendUUID,
+                mount_id=mid,
+            )
+            await self._in_thread(backend.setup, config)
+        except Exception as exc:
+            log.error("setup failed", exc_info=exc, extra={"multiplex_id": mid})
+            await stream.send_message(pb.SetupReply(err=f"setup failed: {exc}"))
+            return
+        old = self.mounts.pop(mid, None)
+        if old is not None and old.channel is not None:
+            old.channel.close()
+        self.mounts[mid] = Mount(backend, storage, channel)
+        log.debug(
+            "mount set up",
+            extra={"multiplex_id": mid, "mount": args.Config.get("plugin_name", "")},
+        )
+        await stream.send_message(pb.SetupReply())
+
+    async def Initialize(self, stream: Stream[pb.InitializeArgs, pb.InitializeReply]) -> None:
+        await stream.recv_message()
+        mount = self._mount(stream)
+        reply = pb.InitializeReply()
+        try:
+            await self._in_thread(mount.backend.initialize)
+        except Exception as exc:
+            log.error("initialize failed", exc_info=exc)
+            reply.err.CopyFrom(translate.error_to_proto(exc))
+        await stream.send_message(reply)
+
+    async def Type(self, stream: Stream[pb.Empty, pb.TypeReply]) -> None:
+        await stream.recv_message()
+        mount = self.mounts.get(multiplex_id(stream))
+        kind = mount.backend.backend_type() if mount else logical.TYPE_LOGICAL
+        await stream.send_message(pb.TypeReply(type=kind))
+
+    async def SpecialPaths(self, stream: Stream[pb.Empty, pb.SpecialPathsReply]) -> None:
+        await stream.recv_message()
+        paths = self._mount(stream).backend.special_paths()
+        await stream.send_message(
+            pb.SpecialPathsReply(paths=translate.special_paths_to_proto(paths))
+        )
+
+    async def HandleRequest(
+        self, stream: Stream[pb.HandleRequestArgs, pb.HandleRequestReply]
+    ) -> None:
+        args = await stream.recv_message()
+        assert args is not None
+        mount = self._mount(stream)
+        request = translate.request_from_proto(args.request)
+        request.storage = mount.storage
+        reply = await self._in_thread(_handle_request, mount.backend, request)
+        await stream.send_message(reply)
+
+    async def HandleExistenceCheck(
+        self, stream: Stream[pb.HandleExistenceCheckArgs, pb.HandleExistenceCheckReply]
+    ) -> None:
+        args = await stream.recv_message()
+        assert args is not None
+        mount = self._mount(stream)
+        request = translate.request_from_proto(args.request)
+        request.storage = mount.storage
+        reply = await self._in_thread(_existence_check, mount.backend, request)
+        await stream.send_message(reply)
+
+    async def InvalidateKey(self, stream: Stream[pb.InvalidateKeyArgs, pb.Empty]) -> None:
+        args = await stream.recv_message()
+        assert args is not None
+        mount = self._mount(stream)
+        try:
+            await self._in_thread(mount.backend.invalidate, args.key)
+        except Exception as exc:
+            log.error("invalidate failed", exc_info=exc)
+        await stream.send_message(pb.Empty())
+
+    async def Cleanup(self, stream: Stream[pb.Empty, pb.Empty]) -> None:
+        await stream.recv_message()
+        mid = multiplex_id(stream)
+        mount = self.mounts.pop(mid, None)
+        if mount is not None:
+            try:
+                await self._in_thread(mount.backend.cleanup)
+            except Exception as exc:
+                log.error("cleanup failed", exc_info=exc)
+            if mount.channel is not None:
+                mount.channel.close()
+        await stream.send_message(pb.Empty())
+
+    async def cleanup_all(self) -> None:
+        for mid in list(self.mounts):
+            mount = self.mounts.pop(mid)
+            try:
+                await self._in_thread(mount.backend.cleanup)
+            except Exception as exc:
+                log.error("cleanup failed", exc_info=exc)
+            if mount.channel is not None:
+                mount.channel.close()
+
+
+def _handle_request(backend: logical.Backend, request: logical.Request) -> pb.HandleRequestReply:
+    reply = pb.HandleRequestReply()
+    try:
+        response = backend.handle_request(request)
+    except logical.InvalidRequest as exc:
+        # Vault drops the message of ErrInvalidRequest; it shows the response's instead.
+        reply.response.CopyFrom(translate.response_to_proto(logical.error_response(str(exc))))
+        reply.err.CopyFrom(translate.error_to_proto(exc))
+        return reply
+    except logical.LogicalError as exc:
+        reply.err.CopyFrom(translate.error_to_proto(exc))
+        return reply
+    except Exception as exc:
+        log.error(
+            "request failed",
+            exc_info=exc,
+            extra={"operation": request.operation, "path": request.path},
+        )
+        reply.err.CopyFrom(translate.error_to_proto(exc))
+        return reply
+    if response is not None:
+        reply.response.CopyFrom(translate.response_to_proto(response))
+    return reply
+
+
+def _existence_check(
+    backend: logical.Backend, request: logical.Request
+) -> pb.HandleExistenceCheckReply:
+    try:
+        found, exists = backend.handle_existence_check(request)
+    except Exception as exc:
+        if not isinstance(exc, logical.LogicalError):
+            log.error("existence check failed", exc_info=exc, extra={"path": request.path})
+        return pb.HandleExistenceCheckReply(err=translate.error_to_proto(exc))
+    return pb.HandleExistenceCheckReply(check_found=found, exists=exists)
+
+
+class VersionService(version_grpc.PluginVersionBase):
+    def __init__(self, version: str) -> None:
+        self._version = version
+
+    async def Version(self, stream: Stream[vpb.Empty, vpb.VersionReply]) -> None:
+        await stream.recv_message()
+        await stream.send_message(vpb.VersionReply(plugin_version=self._version))
+
+
+class MultiplexingService(multiplexing_grpc.PluginMultiplexingBase):
+    async def MultiplexingSupport(
+        self,
+        stream: Stream[mpb.MultiplexingSupportRequest, mpb.MultiplexingSupportResponse],
+    ) -> None:
+        await stream.recv_message()
+        await stream.send_message(mpb.MultiplexingSupportResponse(supported=True))

@@ -1,0 +1,77 @@
+"""Log records as hclog JSON lines on stderr, which go-plugin re-logs inside Vault's log.
+
+Two rules from go-plugin's reader: ``@timestamp`` must match Go's layout
+``2006-01-02T15:04:05.000000Z07:00`` exactly (or the line is logged verbatim at DEBUG),
+and ``@message`` must be a string: anything else panics the Vault server. So every value
+is turned into a string here, whatever a caller passed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import sys
+from typing import Any, TextIO
+
+_LEVELS = {
+    logging.DEBUG: "debug",
+    logging.INFO: "info",
+    logging.WARNING: "warn",
+    logging.ERROR: "error",
+    logging.CRITICAL: "error",
+}
+TRACE = 5
+logging.addLevelName(TRACE, "TRACE")
+
+# Attributes every LogRecord has; anything else came from ``extra=`` and becomes a field.
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+
+
+def hclog_level(levelno: int) -> str:
+    if levelno <= TRACE:
+        return "trace"
+    for threshold in (logging.CRITICAL, logging.ERROR, logging.WARNING, logging.INFO):
+        if levelno >= threshold:
+            return _LEVELS[threshold]
+    return "debug"
+
+
+def go_timestamp(created: float) -> str:
+    stamp = dt.datetime.fromtimestamp(created, tz=dt.UTC)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z"
+
+
+class HclogFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        try:
+            message = str(record.getMessage())
+        except Exception:  # a bad %-format must not lose the line
+            message = str(record.msg)
+        line: dict[str, Any] = {
+            "@level": hclog_level(record.levelno),
+            "@message": message,
+            "@module": record.name,
+            "@timestamp": go_timestamp(record.created),
+        }
+        for key, value in vars(record).items():
+            if key not in _STANDARD and not key.startswith("_") and key[0] != "@":
+                line[key] = value if isinstance(value, bool | int | float) else str(value)
+        if record.exc_info and record.levelno >= logging.ERROR:
+            # Only the exception type and message: a traceback's locals could carry secrets.
+            exc = record.exc_info[1]
+            line["error"] = f"{type(exc).__name__}: {exc}"
+        return json.dumps(line, ensure_ascii=False)
+
+
+def configure(level: int = logging.INFO, stream: TextIO | None = None) -> logging.Handler:
+    """Send every log record of the process to stderr as hclog JSON."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(HclogFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # grpclib and h2 are chatty at DEBUG; their detail is never useful in Vault's log.
+    for noisy in ("grpclib", "h2", "hpack", "urllib3", "asyncio"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    return handler

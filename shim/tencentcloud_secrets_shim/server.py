@@ -1,0 +1,120 @@
+"""Run a Vault backend plugin: handshake, gRPC server, and a clean exit.
+
+The process exits when Vault asks (controller Shutdown), on SIGTERM or SIGINT, and when
+Vault goes away without asking (our parent changes or the broker stream closes), so a
+crashed Vault never leaves plugin processes behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import sys
+import tempfile
+
+from grpclib.server import Server
+
+from . import hclog
+from .backend import BackendFactory, BackendService, MultiplexingService, VersionService
+from .goplugin import Broker, Controller, Health, Stdio
+from .handshake import (
+    HandshakeError,
+    LaunchEnvironment,
+    handshake_line,
+    read_environment,
+    write_handshake,
+)
+
+log = logging.getLogger(__name__)
+
+# Vault revokes up to 200 leases at once; more threads than this only add contention
+# against the cloud's rate limits, which the engine paces anyway.
+MAX_WORKERS = 32
+PARENT_POLL_SECONDS = 1.0
+
+
+def serve(factory: BackendFactory, version: str, *, log_level: int = logging.INFO) -> int:
+    """Entry point for a plugin executable; returns the process exit code."""
+    try:
+        env = read_environment()
+    except HandshakeError as exc:
+        sys.stderr.write(str(exc))
+        return 1
+    hclog.configure(log_level)
+    try:
+        return asyncio.run(_serve(env, factory, version))
+    except KeyboardInterrupt:
+        return 0
+
+
+async def _watch_parent(shutdown: asyncio.Event) -> None:
+    parent = os.getppid()
+    while not shutdown.is_set():
+        await asyncio.sleep(PARENT_POLL_SECONDS)
+        if os.getppid() != parent:
+            log.warning("Vault went away; exiting")
+            shutdown.set()
+
+
+async def _watch_broker(broker: Broker, shutdown: asyncio.Event) -> None:
+    await broker.stream_closed.wait()
+    log.debug("broker stream closed by Vault; exiting")
+    shutdown.set()
+
+
+async def _serve(env: LaunchEnvironment, factory: BackendFactory, version: str) -> int:
+    loop = asyncio.get_running_loop()
+    shutdown = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, shutdown.set)
+
+    server_ssl = client_ssl = None
+    cert_der: bytes | None = None
+    if env.automtls and not env.metadata_mode:
+        from .tls import PluginIdentity
+
+        assert env.client_cert_pem is not None
+        identity = PluginIdentity()
+        server_ssl = identity.server_context(env.client_cert_pem)
+        client_ssl = identity.client_context(env.client_cert_pem)
+        cert_der = identity.der
+
+    executor = concurrent.futures.ThreadPoolExecutor(MAX_WORKERS, thread_name_prefix="request")
+    broker = Broker(client_ssl)
+    backend = BackendService(factory, broker, executor, metadata_mode=env.metadata_mode)
+    server = Server(
+        [
+            backend,
+            VersionService(version),
+            MultiplexingService(),
+            broker,
+            Controller(shutdown),
+            Stdio(shutdown),
+            Health(),
+        ]
+    )
+    socket_dir = tempfile.mkdtemp(prefix="plugin", dir=env.socket_dir)
+    socket_path = os.path.join(socket_dir, "plugin.sock")
+    try:
+        await server.start(path=socket_path, ssl=server_ssl)
+        write_handshake(handshake_line(socket_path, cert_der))
+        watchers = [
+            asyncio.create_task(_watch_parent(shutdown)),
+            asyncio.create_task(_watch_broker(broker, shutdown)),
+        ]
+        await shutdown.wait()
+        for task in watchers:
+            task.cancel()
+        await backend.cleanup_all()
+        server.close()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(server.wait_closed(), 1.0)
+    finally:
+        executor.shutdown(wait=False, cancel_futures=True)
+        shutil.rmtree(socket_dir, ignore_errors=True)
+    return 0
