@@ -29,7 +29,7 @@ class SignedParts:
 
 def utc_date(timestamp: int) -> str:
     """The credential scope's date: the UTC calendar day of the timestamp."""
-    return dt.datetime.fromtimestamp(timestamp, tz=dt.timezone.utc).strftime("%Y-%m-%d")
+    return dt.datetime.fromtimestamp(timestamp, tz=dt.UTC).strftime("%Y-%m-%d")
 
 
 def _hmac(key: bytes, msg: str) -> bytes:
@@ -45,10 +45,18 @@ def canonical_request(
     query: str = "",
     unsigned_payload: bool = False,
 ) -> str:
+    """The signed view of a request.
+
+    Header values are lowercased and trimmed, as the published algorithm says. The official
+    Python SDK inserts them verbatim, which yields the same bytes for everything it sends
+    (``application/json`` and lowercase host names).
+    """
     payload_hash = hashlib.sha256(
         UNSIGNED_PAYLOAD.encode() if unsigned_payload else payload
     ).hexdigest()
-    canonical_headers = f"content-type:{content_type.strip().lower()}\nhost:{host.strip().lower()}\n"
+    canonical_headers = (
+        f"content-type:{content_type.strip().lower()}\nhost:{host.strip().lower()}\n"
+    )
     return "\n".join([method.upper(), "/", query, canonical_headers, SIGNED_HEADERS, payload_hash])
 
 

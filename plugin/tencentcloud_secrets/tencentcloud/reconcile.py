@@ -1,0 +1,65 @@
+"""Creates that run at most once even when an answer is lost.
+
+A create is never blindly re-sent after a failure that may have reached the server: the
+caller's ``lookup`` is asked first whether the object already exists, and a name-in-use
+error after such a failure is resolved by the same lookup. See docs/tencentcloud-client.md.
+Never retries when the outcome cannot be established; it raises the transport error instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from .errors import AlreadyExistsError, TransportError
+from .transport import Reply, Service, Transport
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def create_once(
+    transport: Transport,
+    service: Service,
+    action: str,
+    params: Mapping[str, Any],
+    *,
+    decode: Callable[[Reply], T],
+    lookup: Callable[[], T | None] | None,
+    region: str | None = None,
+    deadline: float | None = None,
+) -> T:
+    """Run a create; after a possibly-sent failure, look before sending again.
+
+    ``lookup`` returns the object when it exists (the lost create succeeded) or None.
+    Without a lookup the outcome cannot be known, so the failure is raised as is.
+    """
+    attempt = 0
+    uncertain = False
+    while True:
+        attempt += 1
+        try:
+            reply = transport.call(
+                service, action, params, region=region, deadline=deadline, retry_sent=False
+            )
+            return decode(reply)
+        except TransportError as exc:
+            if lookup is None:
+                raise
+            uncertain = True
+            log.info("%s: answer lost (%s); checking whether it ran", action, exc.code)
+            found = lookup()
+            if found is not None:
+                log.info("%s: it ran; using the existing object", action)
+                return found
+            transport.backoff(attempt, deadline, exc)
+        except AlreadyExistsError:
+            if not uncertain or lookup is None:
+                raise
+            found = lookup()
+            if found is None:
+                raise
+            log.info("%s: name in use after a lost answer; it was ours", action)
+            return found

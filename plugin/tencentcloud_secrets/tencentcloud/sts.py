@@ -1,0 +1,62 @@
+"""Typed STS (2018-08-13) operations.
+
+STS needs a region on every call. Temporary credentials are not durable objects, so a
+call whose answer was lost is simply sent again: the orphaned token expires by itself.
+AssumeRoleWithWebIdentity is sent unsigned (``Authorization: SKIP``), as the service
+requires. Never logs what it returns.
+"""
+
+from __future__ import annotations
+
+from . import models_sts as m
+from .transport import STS, Transport, decode
+
+
+class StsClient:
+    def __init__(self, transport: Transport, region: str | None) -> None:
+        self._t = transport
+        self._region = region
+
+    def _need_region(self) -> str:
+        if not self._region:
+            raise ValueError("STS calls need a region (configure one or set TENCENTCLOUD_REGION)")
+        return self._region
+
+    def assume_role(
+        self, req: m.AssumeRoleRequest, *, deadline: float | None = None
+    ) -> m.TemporaryCredentials:
+        reply = self._t.call(
+            STS, "AssumeRole", req.to_params(), region=self._need_region(), deadline=deadline
+        )
+        return decode(reply, m.TemporaryCredentials.from_wire)
+
+    def get_federation_token(
+        self, req: m.GetFederationTokenRequest, *, deadline: float | None = None
+    ) -> m.TemporaryCredentials:
+        reply = self._t.call(
+            STS,
+            "GetFederationToken",
+            req.to_params(),
+            region=self._need_region(),
+            deadline=deadline,
+        )
+        return decode(reply, m.TemporaryCredentials.from_wire)
+
+    def get_caller_identity(self, *, deadline: float | None = None) -> m.CallerIdentity:
+        reply = self._t.call(
+            STS, "GetCallerIdentity", {}, region=self._need_region(), deadline=deadline
+        )
+        return decode(reply, m.CallerIdentity.from_wire)
+
+    def assume_role_with_web_identity(
+        self, req: m.AssumeRoleWithWebIdentityRequest, *, deadline: float | None = None
+    ) -> m.TemporaryCredentials:
+        reply = self._t.call(
+            STS,
+            "AssumeRoleWithWebIdentity",
+            req.to_params(),
+            region=self._need_region(),
+            deadline=deadline,
+            signed=False,
+        )
+        return decode(reply, m.TemporaryCredentials.from_wire)

@@ -1,0 +1,402 @@
+"""One signed API 3.0 call over HTTP: build, send, parse the envelope, retry.
+
+Retries cover throttling and transport failures only, with exponential backoff and full
+jitter, bounded by the attempt limit and by the caller's deadline; every attempt is signed
+again with a fresh timestamp. A failure after the request may have reached the server is
+retried only when the caller says the action is safe to repeat (``retry_sent``); creates
+reconcile instead (see ``reconcile.py``).
+
+Never logs or raises headers, bodies, keys, tokens or signatures: log lines carry the
+action, host, attempt, error code and RequestId, and error messages are scrubbed of every
+secret the call knew about.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol, TypeVar
+
+import requests
+import requests.adapters
+import urllib3.exceptions
+
+from .credentials import Credentials
+from .endpoints import Endpoint, EndpointResolver
+from .errors import (
+    ApiError,
+    NotFoundError,
+    TencentCloudError,
+    ThrottledError,
+    TransportError,
+    api_error,
+)
+from .signer import sign
+
+log = logging.getLogger(__name__)
+
+CONTENT_TYPE = "application/json"
+REDACTED = "<redacted>"
+# Request parameters whose values are secrets in their own right.
+SENSITIVE_PARAMS = frozenset({"Password", "WebIdentityToken", "TokenCode", "SecretKey"})
+
+
+@dataclasses.dataclass(frozen=True)
+class Service:
+    """A product as the signer sees it: the credential-scope name and the API version."""
+
+    name: str
+    version: str
+
+
+CAM = Service("cam", "2019-01-16")
+STS = Service("sts", "2018-08-13")
+
+
+@dataclasses.dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 5
+    base_delay: float = 0.25
+    max_delay: float = 8.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        """Full jitter: concurrent callers spread out instead of retrying in lockstep."""
+        ceiling = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
+        return rng.uniform(0.0, ceiling)
+
+
+@dataclasses.dataclass(frozen=True)
+class Timeouts:
+    connect: float = 5.0
+    read: float = 30.0
+
+
+class CredentialSource(Protocol):
+    def require(self) -> Credentials: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class PreparedCall:
+    url: str
+    headers: Mapping[str, str] = dataclasses.field(repr=False)
+    body: bytes = dataclasses.field(repr=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class Reply:
+    """The ``Response`` object of a successful call."""
+
+    action: str
+    data: Mapping[str, Any] = dataclasses.field(repr=False)
+    request_id: str | None
+    # True when a delete found its target already gone after an attempt whose answer was lost.
+    settled_by_absence: bool = False
+
+
+def encode_body(params: Mapping[str, Any]) -> bytes:
+    # Default separators and ASCII escapes, byte for byte what the official SDKs send.
+    return json.dumps(params).encode("utf-8")
+
+
+def build_request(
+    *,
+    endpoint: Endpoint,
+    service: Service,
+    action: str,
+    params: Mapping[str, Any],
+    credentials: Credentials | None,
+    timestamp: int,
+    region: str | None = None,
+    language: str | None = None,
+) -> PreparedCall:
+    """Headers and body of one attempt; ``credentials=None`` sends ``Authorization: SKIP``."""
+    body = encode_body(params)
+    host = endpoint.host_header
+    headers = {
+        "Host": host,
+        "Content-Type": CONTENT_TYPE,
+        "X-TC-Action": action,
+        "X-TC-Version": service.version,
+        "X-TC-Timestamp": str(timestamp),
+    }
+    if region:
+        headers["X-TC-Region"] = region
+    if language:
+        headers["X-TC-Language"] = language
+    if credentials is None:
+        headers["Authorization"] = "SKIP"
+    else:
+        if credentials.token:
+            headers["X-TC-Token"] = credentials.token
+        headers["Authorization"] = sign(
+            secret_id=credentials.secret_id,
+            secret_key=credentials.secret_key,
+            service=service.name,
+            host=host,
+            timestamp=timestamp,
+            payload=body,
+            content_type=CONTENT_TYPE,
+        ).authorization
+    return PreparedCall(endpoint.url, headers, body)
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return text
+
+
+def _secrets_of(
+    params: Mapping[str, Any], credentials: Credentials | None, prepared: PreparedCall | None
+) -> list[str]:
+    found = [str(v) for k, v in params.items() if k in SENSITIVE_PARAMS and v]
+    if credentials is not None:
+        found.append(credentials.secret_key)
+        if credentials.token:
+            found.append(credentials.token)
+    if prepared is not None:
+        auth = prepared.headers.get("Authorization", "")
+        if "Signature=" in auth:
+            found.append(auth.rsplit("Signature=", 1)[1])
+    return found
+
+
+def _never_connected(exc: requests.ConnectionError) -> bool:
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, urllib3.exceptions.NewConnectionError)
+
+
+def _retryable_status(status: int | None) -> bool:
+    return status is None or status == 429 or status >= 500
+
+
+class Transport:
+    """Pooled sessions per endpoint plus the retry loop; thread-safe."""
+
+    def __init__(
+        self,
+        credentials: CredentialSource,
+        *,
+        resolver: EndpointResolver | None = None,
+        timeouts: Timeouts | None = None,
+        retry: RetryPolicy | None = None,
+        language: str | None = None,
+        pool_size: int = 10,
+        trust_env: bool = True,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.credentials = credentials
+        self.resolver = resolver or EndpointResolver()
+        self.timeouts = timeouts or Timeouts()
+        self.retry = retry or RetryPolicy()
+        self._language = language
+        self._pool_size = pool_size
+        self._trust_env = trust_env
+        self._sleep = sleep
+        self._clock = clock
+        self._now = now
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
+        self._sessions: dict[Endpoint, requests.Session] = {}
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._lock:
+            sessions, self._sessions = list(self._sessions.values()), {}
+        for session in sessions:
+            session.close()
+
+    def _session(self, endpoint: Endpoint) -> requests.Session:
+        with self._lock:
+            session = self._sessions.get(endpoint)
+            if session is None:
+                session = requests.Session()
+                session.trust_env = self._trust_env
+                adapter = requests.adapters.HTTPAdapter(
+                    pool_connections=1, pool_maxsize=self._pool_size, max_retries=0
+                )
+                session.mount(f"{endpoint.scheme}://", adapter)
+                self._sessions[endpoint] = session
+            return session
+
+    def backoff(self, attempt: int, deadline: float | None, last: TencentCloudError) -> None:
+        """Sleep before attempt ``attempt + 1``, or raise ``last`` when out of attempts or time."""
+        if attempt >= self.retry.max_attempts:
+            raise last
+        delay = self.retry.delay(attempt, self._rng)
+        if deadline is not None and self._clock() + delay >= deadline:
+            raise last
+        log.info("%s: %s on attempt %d, retrying in %.2fs", last.action, last.code, attempt, delay)
+        self._sleep(delay)
+
+    def call(
+        self,
+        service: Service,
+        action: str,
+        params: Mapping[str, Any],
+        *,
+        region: str | None = None,
+        deadline: float | None = None,
+        signed: bool = True,
+        retry_sent: bool = True,
+        gone_is_done: bool = False,
+    ) -> Reply:
+        """Run one action to completion.
+
+        ``deadline`` is a ``time.monotonic()`` instant. ``retry_sent=False`` raises a
+        possibly-sent ``TransportError`` at once so the caller can reconcile. With
+        ``gone_is_done``, a not-found answer after a lost answer means the delete ran.
+        """
+        endpoint = self.resolver.resolve(service.name, region)
+        attempt = 0
+        uncertain = False
+        while True:
+            attempt += 1
+            try:
+                return self._attempt(
+                    endpoint, service, action, params, region, deadline, signed, attempt
+                )
+            except ThrottledError as exc:
+                last: TencentCloudError = exc
+            except NotFoundError as exc:
+                if gone_is_done and uncertain:
+                    log.info("%s: target gone after a lost answer; treating as done", action)
+                    return Reply(action, {}, exc.request_id, settled_by_absence=True)
+                raise
+            except TransportError as exc:
+                if exc.possibly_sent and not retry_sent:
+                    raise
+                if not _retryable_status(exc.status):
+                    raise
+                uncertain = uncertain or exc.possibly_sent
+                last = exc
+            self.backoff(attempt, deadline, last)
+
+    def _attempt(
+        self,
+        endpoint: Endpoint,
+        service: Service,
+        action: str,
+        params: Mapping[str, Any],
+        region: str | None,
+        deadline: float | None,
+        signed: bool,
+        attempt: int,
+    ) -> Reply:
+        read_timeout = self.timeouts.read
+        connect_timeout = self.timeouts.connect
+        if deadline is not None:
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                raise TransportError(
+                    "ClientError.DeadlineExceeded",
+                    "deadline passed before the request was sent",
+                    possibly_sent=False,
+                    action=action,
+                )
+            read_timeout = min(read_timeout, remaining)
+            connect_timeout = min(connect_timeout, remaining)
+        credentials = self.credentials.require() if signed else None
+        prepared = build_request(
+            endpoint=endpoint,
+            service=service,
+            action=action,
+            params=params,
+            credentials=credentials,
+            timestamp=int(self._now()),
+            region=region,
+            language=self._language,
+        )
+        secrets = _secrets_of(params, credentials, prepared)
+        log.debug("%s -> %s (attempt %d)", action, endpoint.host_header, attempt)
+        try:
+            resp = self._session(endpoint).post(
+                prepared.url,
+                data=prepared.body,
+                headers=dict(prepared.headers),
+                timeout=(connect_timeout, read_timeout),
+                allow_redirects=False,
+            )
+        except requests.ConnectTimeout:
+            raise TransportError(
+                "ClientNetworkError", "connect timed out", possibly_sent=False, action=action
+            ) from None
+        except requests.ConnectionError as exc:
+            sent = not _never_connected(exc)
+            what = "connection lost" if sent else "could not connect"
+            raise TransportError(
+                "ClientNetworkError",
+                f"{what} to {endpoint.host_header}",
+                possibly_sent=sent,
+                action=action,
+            ) from None
+        except requests.RequestException as exc:
+            raise TransportError(
+                "ClientNetworkError",
+                f"{type(exc).__name__} talking to {endpoint.host_header}",
+                possibly_sent=True,
+                action=action,
+            ) from None
+        return self._parse(resp, action, secrets)
+
+    @staticmethod
+    def _parse(resp: requests.Response, action: str, secrets: list[str]) -> Reply:
+        if resp.status_code != 200:
+            raise TransportError(
+                "ServerNetworkError",
+                f"HTTP {resp.status_code} from {resp.url.split('?', 1)[0]}",
+                possibly_sent=True,
+                action=action,
+                status=resp.status_code,
+            )
+        try:
+            inner = resp.json()["Response"]
+            if not isinstance(inner, dict):
+                raise TypeError("Response is not an object")
+        except (ValueError, KeyError, TypeError):
+            raise TransportError(
+                "ClientParseError",
+                "answer is not an API 3.0 JSON envelope",
+                possibly_sent=True,
+                action=action,
+            ) from None
+        request_id = inner.get("RequestId")
+        request_id = str(request_id) if request_id else None
+        error = inner.get("Error")
+        if error is not None:
+            if not isinstance(error, dict):
+                error = {"Code": "InternalError", "Message": "malformed error envelope"}
+            code = str(error.get("Code") or "InternalError")
+            message = scrub(str(error.get("Message") or ""), secrets)
+            err: ApiError = api_error(code, message, request_id, action)
+            log.debug("%s <- %s (RequestId %s)", action, code, request_id)
+            raise err
+        log.debug("%s <- ok (RequestId %s)", action, request_id)
+        return Reply(action, inner, request_id)
+
+
+T = TypeVar("T")
+
+
+def decode(reply: Reply, fn: Callable[[Mapping[str, Any]], T]) -> T:
+    """Turn a success answer into a model; a missing or mistyped field is a parse failure."""
+    try:
+        return fn(reply.data)
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
+        raise TransportError(
+            "ClientParseError",
+            f"unexpected {reply.action} answer ({type(exc).__name__})",
+            possibly_sent=True,
+            action=reply.action,
+        ) from None
