@@ -52,9 +52,7 @@ proto: venv
 dev: venv
 	mkdir -p bin
 	rm -rf build/zipapp
-	$(VPY) -m pip install -q --no-deps --target build/zipapp .
-	$(VPY) -m pip install -q --target build/zipapp \
-	    $$($(VPY) tools/runtime_requirements.py)
+	$(VPY) -m pip install -q --target build/zipapp .
 	$(VPY) -m shiv --site-packages build/zipapp --compressed --reproducible \
 	    -p '$(BASE_PYTHON) -sE' -e tencentcloud_secrets.main:main -o $(PLUGIN_BIN).tmp
 	mv $(PLUGIN_BIN).tmp $(PLUGIN_BIN)

@@ -160,6 +160,15 @@ class BackendService(backend_grpc.BackendBase):
         mount = self._mount(stream)
         request = translate.request_from_proto(args.request)
         request.storage = mount.storage
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "handling request",
+                extra={
+                    "operation": request.operation,
+                    "path": request.path,
+                    "mount": request.mount_point,
+                },
+            )
         reply = await self._in_thread(_handle_request, mount.backend, request)
         await stream.send_message(reply)
 

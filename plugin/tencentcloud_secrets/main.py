@@ -1,0 +1,31 @@
+"""The executable Vault launches: hand the engine to the shim and exit with its code."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from tencentcloud_secrets import PLUGIN_VERSION
+from tencentcloud_secrets_shim import serve
+
+LOG_LEVEL_ENV = "TENCENTCLOUD_PLUGIN_LOG_LEVEL"
+
+
+def _log_level() -> int:
+    name = os.environ.get(LOG_LEVEL_ENV, "info").upper()
+    level = logging.getLevelName("WARNING" if name == "WARN" else name)
+    return level if isinstance(level, int) else logging.INFO
+
+
+def main() -> int:
+    if sys.argv[1:] in (["--version"], ["version"]):
+        print(PLUGIN_VERSION)
+        return 0
+    from tencentcloud_secrets.backend import new_backend
+
+    return serve(new_backend, PLUGIN_VERSION, log_level=_log_level())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The engine's endpoints, one module per family of paths."""

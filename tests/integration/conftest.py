@@ -1,0 +1,61 @@
+"""Fixtures that run the real Vault (built by `make bootstrap`) with the real plugin
+(built by `make dev`). Missing either is a failure with instructions, never a skip."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tools.vaultserver import PLUGIN_BIN, PLUGIN_NAME, VaultServer, vault_binary
+
+_mount_numbers = itertools.count(1)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/integration" in str(item.fspath):
+            item.add_marker(pytest.mark.vault)
+
+
+@pytest.fixture(scope="session")
+def built() -> None:
+    binary = vault_binary()
+    if not binary.is_file():
+        pytest.fail(f"Vault binary {binary} is missing: run `make bootstrap`")
+    if not PLUGIN_BIN.is_file():
+        pytest.fail(f"{PLUGIN_BIN} is missing: run `make dev`")
+
+
+@pytest.fixture(scope="session")
+def vault(built: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[VaultServer]:
+    """One dev server for the session, with the plugin registered by sha256."""
+    server = VaultServer(tmp_path_factory.mktemp("vault")).start()
+    server.register()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def fresh_vault(built: None, tmp_path: Path) -> Iterator[VaultServer]:
+    """A dev server of the test's own, for tests that disturb the server or its log."""
+    server = VaultServer(tmp_path).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def mount(vault: VaultServer) -> Iterator[str]:
+    """A fresh mount of the plugin on the session server; its path without slashes."""
+    path = f"tc{next(_mount_numbers)}"
+    vault.cli("secrets", "enable", f"-path={path}", PLUGIN_NAME)
+    try:
+        yield path
+    finally:
+        vault.cli("secrets", "disable", path, check=False)

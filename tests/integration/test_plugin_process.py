@@ -1,0 +1,174 @@
+"""The built executable on its own: go-plugin's launch contract, mTLS, and clean exits."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import os
+import re
+import signal
+import ssl
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from grpclib.client import Channel
+from grpclib.config import Configuration
+from grpclib.exceptions import StreamTerminatedError
+from grpclib.health.v1.health_grpc import HealthStub
+from grpclib.health.v1.health_pb2 import HealthCheckRequest, HealthCheckResponse
+
+from tencentcloud_secrets import PLUGIN_VERSION
+from tencentcloud_secrets_shim._proto.vault import multiplexing_grpc, multiplexing_pb2
+from tencentcloud_secrets_shim._proto.vault.logical import version_grpc, version_pb2
+
+from tools.vaultserver import PLUGIN_BIN
+
+COOKIE = {"VAULT_BACKEND_PLUGIN": "6669da05-b1c8-4f49-97d9-c8e5bed98e20"}
+HANDSHAKE = re.compile(r"^1\|5\|unix\|(?P<path>/[^|]+)\|grpc\|(?P<cert>[A-Za-z0-9+/]+)$")
+
+
+def _vault_like_identity(tmp: Path) -> tuple[Path, Path, str]:
+    """A P-521 client certificate like the one Vault's AutoMTLS makes."""
+    key = ec.generate_private_key(ec.SECP521R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=1)).not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .sign(key, hashes.SHA512())
+    )
+    pem = cert.public_bytes(serialization.Encoding.PEM)
+    cert_path, key_path = tmp / "client.pem", tmp / "client.key"
+    cert_path.write_bytes(pem)
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path, pem.decode()
+
+
+def _run(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "PLUGIN_"))}
+    return subprocess.run([str(PLUGIN_BIN)], capture_output=True, text=True, timeout=30,
+                          env={**base, **env})
+
+
+def test_run_by_hand_prints_the_plugin_message(built: None) -> None:
+    result = _run({})
+    assert result.returncode != 0
+    assert "This binary is a plugin" in result.stderr
+    assert result.stdout == ""
+
+
+def test_refuses_without_protocol_version_5(built: None) -> None:
+    result = _run({**COOKIE, "PLUGIN_PROTOCOL_VERSIONS": "4"})
+    assert result.returncode != 0
+    assert "protocol version 5" in result.stderr
+    assert result.stdout == ""
+
+
+@pytest.fixture
+def launched(built: None, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str, Path, Path]]:
+    cert_path, key_path, pem = _vault_like_identity(tmp_path)
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "PLUGIN_"))}
+    env = {**base, **COOKIE, "PLUGIN_PROTOCOL_VERSIONS": "5", "PLUGIN_CLIENT_CERT": pem,
+           "VAULT_PLUGIN_AUTOMTLS_ENABLED": "true", "VAULT_PLUGIN_METADATA_MODE": "false"}
+    proc = subprocess.Popen([str(PLUGIN_BIN)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
+    assert proc.stdout is not None
+    line = proc.stdout.readline().rstrip("\n")
+    try:
+        yield proc, line, cert_path, key_path
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)
+
+
+def test_handshake_line_and_certificate(launched: tuple[subprocess.Popen[str], str, Path, Path]) -> None:
+    _, line, _, _ = launched
+    match = HANDSHAKE.match(line)
+    assert match, line
+    assert Path(match["path"]).is_socket()
+    der = base64.b64decode(match["cert"] + "=" * (-len(match["cert"]) % 4))
+    cert = x509.load_der_x509_certificate(der)
+    assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "localhost"
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert san.get_values_for_type(x509.DNSName) == ["localhost"]
+
+
+def _client_ssl(cert_path: Path, key_path: Path, server_der_b64: str) -> ssl.SSLContext:
+    der = base64.b64decode(server_der_b64 + "=" * (-len(server_der_b64) % 4))
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(cadata=ssl.DER_cert_to_PEM_cert(der))
+    ctx.load_cert_chain(str(cert_path), str(key_path))
+    ctx.set_alpn_protocols(["h2"])
+    return ctx
+
+
+def test_serves_grpc_over_mutual_tls(launched: tuple[subprocess.Popen[str], str, Path, Path]) -> None:
+    _, line, cert_path, key_path = launched
+    match = HANDSHAKE.match(line)
+    assert match
+
+    async def talk() -> tuple[int, bool, str]:
+        channel = Channel(path=match["path"], ssl=_client_ssl(cert_path, key_path, match["cert"]),
+                          config=Configuration(ssl_target_name_override="localhost"))
+        try:
+            health = await HealthStub(channel).Check(HealthCheckRequest(service="plugin"))
+            mux = await multiplexing_grpc.PluginMultiplexingStub(channel).MultiplexingSupport(
+                multiplexing_pb2.MultiplexingSupportRequest())
+            version = await version_grpc.PluginVersionStub(channel).Version(
+                version_pb2.Empty(), metadata={"multiplex_id": "abcdefghij"})
+            return health.status, mux.supported, version.plugin_version
+        finally:
+            channel.close()
+
+    status, supported, version = asyncio.run(talk())
+    assert status == HealthCheckResponse.SERVING
+    assert supported is True
+    assert version == PLUGIN_VERSION
+
+
+def test_refuses_a_client_without_vaults_certificate(
+    launched: tuple[subprocess.Popen[str], str, Path, Path], tmp_path: Path
+) -> None:
+    _, line, _, _ = launched
+    match = HANDSHAKE.match(line)
+    assert match
+    stranger_dir = tmp_path / "stranger"
+    stranger_dir.mkdir()
+    other_cert, other_key, _ = _vault_like_identity(stranger_dir)
+
+    async def talk() -> None:
+        channel = Channel(path=match["path"], ssl=_client_ssl(other_cert, other_key, match["cert"]),
+                          config=Configuration(ssl_target_name_override="localhost"))
+        try:
+            await asyncio.wait_for(HealthStub(channel).Check(HealthCheckRequest(service="plugin")), 10)
+        finally:
+            channel.close()
+
+    # TLS 1.3: the client's side of the handshake completes, then the server's alert
+    # tears the connection down before any gRPC answer.
+    with pytest.raises((ssl.SSLError, ConnectionError, StreamTerminatedError)):
+        asyncio.run(talk())
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_clean_exit_on_signal(launched: tuple[subprocess.Popen[str], str, Path, Path],
+                              sig: signal.Signals) -> None:
+    proc, line, _, _ = launched
+    match = HANDSHAKE.match(line)
+    assert match
+    proc.send_signal(sig)
+    assert proc.wait(10) == 0
+    assert not Path(match["path"]).exists()  # the socket and its directory are removed
