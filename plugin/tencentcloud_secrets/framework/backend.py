@@ -1,0 +1,298 @@
+"""The declarative backend: routes requests to paths, secrets, rollback and help.
+
+One instance serves one mount. Everything declared at construction (paths, secrets, hooks)
+is read-only afterwards, so requests may run concurrently on any thread; mutable per-mount
+state belongs to the engine, guarded by its own locks. This module logs request paths and
+operations but never request data, which may hold secrets.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import TypeVar
+
+from tencentcloud_secrets_shim import logical
+
+from tencentcloud_secrets.framework.errors import InternalError
+from tencentcloud_secrets.framework.field_data import FieldData
+from tencentcloud_secrets.framework.help import path_help, root_help
+from tencentcloud_secrets.framework.openapi import (
+    DocumentContext,
+    document_path,
+    document_paths,
+    new_document,
+)
+from tencentcloud_secrets.framework.path import Handler, Path
+from tencentcloud_secrets.framework.responses import help_response
+from tencentcloud_secrets.framework.secret import SECRET_TYPE_KEY, Secret
+from tencentcloud_secrets.framework.wal import (
+    DEFAULT_ROLLBACK_MIN_AGE,
+    WALRollbackFunc,
+    rollback_wal,
+)
+
+PeriodicFunc = Callable[[logical.Request], None]
+InvalidateFunc = Callable[[str], None]
+CleanupFunc = Callable[[], None]
+InitializeFunc = Callable[[logical.Storage], None]
+
+_VALIDATED_OPERATIONS = frozenset({logical.CREATE, logical.UPDATE})
+_ERRORS_TO_PASS_ON = (logical.LogicalError, logical.StorageError)
+
+logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
+
+class Backend:
+    """A Vault backend built from declarations; implements ``logical.Backend``.
+
+    Engines either construct it directly or subclass it and call ``super().__init__`` with
+    bound methods as handlers, keeping per-mount state on ``self``.
+    """
+
+    def __init__(
+        self,
+        *,
+        help_text: str = "",
+        paths: Sequence[Path] = (),
+        secrets: Sequence[Secret] = (),
+        special_paths: logical.SpecialPaths | None = None,
+        wal_rollback: Mapping[str, WALRollbackFunc] | None = None,
+        wal_rollback_min_age: float = DEFAULT_ROLLBACK_MIN_AGE,
+        periodic_func: PeriodicFunc | None = None,
+        invalidate_func: InvalidateFunc | None = None,
+        clean_func: CleanupFunc | None = None,
+        init_func: InitializeFunc | None = None,
+        backend_type: int = logical.TYPE_LOGICAL,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.help_text = help_text
+        self.paths: tuple[Path, ...] = tuple(paths)
+        self.secrets: dict[str, Secret] = {}
+        for secret in secrets:
+            if secret.type in self.secrets:
+                raise ValueError(f"secret type {secret.type!r} is declared twice")
+            self.secrets[secret.type] = secret
+        self._special_paths = special_paths or logical.SpecialPaths()
+        self.wal_rollback: Mapping[str, WALRollbackFunc] = dict(wal_rollback or {})
+        self.wal_rollback_min_age = wal_rollback_min_age or DEFAULT_ROLLBACK_MIN_AGE
+        self.periodic_func = periodic_func
+        self.invalidate_func = invalidate_func
+        self.clean_func = clean_func
+        self.init_func = init_func
+        self._backend_type = backend_type
+        self._clock = clock
+        self._config: logical.BackendConfig | None = None
+
+    # --- logical.Backend --------------------------------------------------------------
+
+    def setup(self, config: logical.BackendConfig) -> None:
+        self._config = config
+
+    def initialize(self) -> None:
+        if self.init_func is not None:
+            self.init_func(self.config.storage)
+
+    def special_paths(self) -> logical.SpecialPaths:
+        return self._special_paths
+
+    def backend_type(self) -> int:
+        return self._backend_type
+
+    def invalidate(self, key: str) -> None:
+        if self.invalidate_func is not None:
+            self.invalidate_func(key)
+
+    def cleanup(self) -> None:
+        if self.clean_func is not None:
+            self.clean_func()
+
+    def handle_existence_check(self, request: logical.Request) -> tuple[bool, bool]:
+        if request.operation not in _VALIDATED_OPERATIONS:
+            raise logical.CodedError(
+                500, f"incorrect operation type {request.operation!r} for an existence check"
+            )
+        path, captures = self._route(request.path)
+        if path.existence_check is None:
+            return False, False
+        data, _ = self._field_data(path, request, captures)
+        problems = data.validate()
+        if problems:
+            raise logical.InvalidRequest(problems[0].message)
+        check = path.existence_check
+        exists = self._guarded(request, lambda: check(request, data))
+        return True, bool(exists)
+
+    def handle_request(self, request: logical.Request) -> logical.Response | None:
+        operation = request.operation
+        if operation in (logical.RENEW, logical.REVOKE):
+            return self._guarded(request, lambda: self._handle_renew_revoke(request))
+        if operation == logical.ROLLBACK:
+            return self._handle_rollback(request)
+        if operation == logical.HELP and request.path == "":
+            return self._handle_root_help(request)
+
+        path, captures = self._route(request.path)
+        data, warnings = self._field_data(path, request, captures)
+        op = path.operations.get(operation)
+        if op is None:
+            if operation != logical.HELP:
+                raise logical.UnsupportedOperation()
+            return self._handle_path_help(path, request)
+
+        if operation == logical.HELP:
+            return self._guarded(request, lambda: op.handler(request, data))
+        problems = data.validate()
+        if problems:
+            text = "; ".join(problem.message for problem in problems)
+            return logical.error_response(f"Field validation failed: {text}")
+        if operation in _VALIDATED_OPERATIONS:
+            missing = data.missing_required()
+            if missing:
+                names = ", ".join(f'"{name}"' for name in missing)
+                return logical.error_response(
+                    f"Field validation failed: missing required field {names}"
+                )
+
+        handler: Handler = op.handler
+        response = self._guarded(request, lambda: handler(request, data))
+        if response is not None:
+            for warning in warnings:
+                response.add_warning(warning)
+        return response
+
+    # --- accessors ----------------------------------------------------------------------
+
+    @property
+    def config(self) -> logical.BackendConfig:
+        if self._config is None:
+            raise RuntimeError("backend used before setup")
+        return self._config
+
+    @property
+    def system_view(self) -> logical.SystemView | None:
+        return None if self._config is None else self._config.system_view
+
+    def route(self, request_path: str) -> Path | None:
+        """The path that would serve ``request_path`` (first declared match wins)."""
+        for path in self.paths:
+            if path.match(request_path) is not None:
+                return path
+        return None
+
+    def secret(self, secret_type: str) -> Secret | None:
+        return self.secrets.get(secret_type)
+
+    # --- internals ----------------------------------------------------------------------
+
+    def _route(self, request_path: str) -> tuple[Path, dict[str, str]]:
+        for path in self.paths:
+            captures = path.match(request_path)
+            if captures is not None:
+                return path, captures
+        raise logical.UnsupportedPath()
+
+    @staticmethod
+    def _field_data(
+        path: Path, request: logical.Request, captures: Mapping[str, str]
+    ) -> tuple[FieldData, list[str]]:
+        body = dict(request.data or {})
+        warnings: list[str] = []
+        if request.operation != logical.HELP:
+            ignored = [] if path.takes_arbitrary_input else sorted(set(body) - set(path.fields))
+            if ignored:
+                warnings.append(
+                    f"Endpoint ignored these unrecognized parameters: [{' '.join(ignored)}]"
+                )
+            replaced = sorted(k for k in captures if body.get(k) is not None)
+            if replaced:
+                warnings.append(
+                    "Endpoint replaced the value of these parameters with the values captured "
+                    f"from the endpoint's path: [{' '.join(replaced)}]"
+                )
+        body.update(captures)
+        return FieldData(body, path.fields), warnings
+
+    @staticmethod
+    def _guarded(request: logical.Request, call: Callable[[], _T]) -> _T:
+        """Run engine code; anything unexpected is logged here and reaches Vault as a bare 500."""
+        try:
+            return call()
+        except _ERRORS_TO_PASS_ON:
+            raise
+        except Exception:
+            logger.exception(
+                "%s on %r failed (request id %s)", request.operation, request.path, request.id
+            )
+            raise InternalError(request.id) from None
+
+    def _handle_renew_revoke(self, request: logical.Request) -> logical.Response | None:
+        if request.secret is None:
+            raise logical.CodedError(500, "request has no secret")
+        secret_type = request.secret.internal_data.get(SECRET_TYPE_KEY)
+        secret = self.secrets.get(secret_type) if isinstance(secret_type, str) else None
+        if secret is None:
+            raise logical.CodedError(500, "secret is unsupported by this backend")
+        if request.operation == logical.RENEW:
+            return secret.handle_renew(request)
+        return secret.handle_revoke(request)
+
+    def _handle_rollback(self, request: logical.Request) -> logical.Response | None:
+        """Run the periodic hook, then replay stale WAL entries; report what failed."""
+        problems: list[str] = []
+        if self.periodic_func is not None:
+            periodic = self.periodic_func
+            try:
+                self._guarded(request, lambda: periodic(request))
+            except logical.LogicalError as exc:
+                problems.append(f"periodic function failed: {exc}")
+        if self.wal_rollback:
+            storage = self._storage(request)
+            failures = rollback_wal(
+                request,
+                storage,
+                self.wal_rollback,
+                min_age=self.wal_rollback_min_age,
+                now=self._clock(),
+            )
+            problems.extend(failure.describe() for failure in failures)
+        if problems:
+            return logical.error_response("; ".join(problems))
+        return None
+
+    def _storage(self, request: logical.Request) -> logical.Storage:
+        if request.storage is not None:
+            return request.storage
+        return self.config.storage
+
+    def _vault_version(self) -> str:
+        view = self.system_view
+        if view is None:
+            return "unknown"
+        return view.plugin_env().vault_version
+
+    def _document_context(self, request: logical.Request) -> DocumentContext:
+        prefix = (request.data or {}).get("requestResponsePrefix")
+        return DocumentContext(
+            special_paths=self._special_paths,
+            backend_type=self._backend_type,
+            request_response_prefix=prefix if isinstance(prefix, str) else "",
+        )
+
+    def _handle_root_help(self, request: logical.Request) -> logical.Response:
+        doc = new_document(self._vault_version())
+        try:
+            document_paths(doc, self.paths, self._document_context(request))
+        except Exception:
+            logger.exception("generating the OpenAPI document failed")
+        return help_response(root_help(self.help_text, self.paths), doc)
+
+    def _handle_path_help(self, path: Path, request: logical.Request) -> logical.Response:
+        doc = new_document(self._vault_version())
+        try:
+            document_path(doc, path, self._document_context(request))
+        except Exception:
+            logger.exception("generating the OpenAPI document for %r failed", path.pattern)
+        return help_response(path_help(path, request.path), doc)
