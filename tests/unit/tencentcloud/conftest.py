@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tc_fake_server import SECRET_ID, SECRET_KEY, FakeCloud, running
-
 from tencentcloud_secrets.tencentcloud import (
     Credentials,
     Endpoint,
@@ -18,14 +16,19 @@ from tencentcloud_secrets.tencentcloud import (
     TencentCloudClient,
 )
 
+from tests.unit.tencentcloud.tc_fake_server import (
+    SECRET_ID,
+    SECRET_KEY,
+    ClientFactory,
+    FakeCloud,
+    running,
+)
+
 
 @pytest.fixture
 def cloud() -> Iterator[FakeCloud]:
     with running() as c:
         yield c
-
-
-ClientFactory = Callable[..., TencentCloudClient]
 
 
 @pytest.fixture

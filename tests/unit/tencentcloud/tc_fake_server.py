@@ -11,15 +11,18 @@ import dataclasses
 import itertools
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tencentcloud_secrets.tencentcloud import TencentCloudClient
 from tencentcloud_secrets.tencentcloud.signer import sign
 
 SECRET_ID = "AKIDunitTESTunitTESTunitTEST1234"
 SECRET_KEY = "unit-secret-key-do-not-leak-0123456789"
+
+ClientFactory = Callable[..., TencentCloudClient]
 
 
 @dataclasses.dataclass
@@ -29,7 +32,7 @@ class Recorded:
     body: bytes
 
 
-class ApiFault(Exception):
+class ApiFaultError(Exception):
     def __init__(self, code: str, message: str = "") -> None:
         super().__init__(code)
         self.code = code
@@ -51,7 +54,7 @@ class FakeCloud:
         self.recorded: list[Recorded] = []
         self.faults: dict[str, list[str]] = {}
         self.hide_user_lookups = 0
-        self.echo_message: str | None = None
+        self.echo_everything = False
         self._ids = itertools.count(100001)
         self._lock = threading.Lock()
         self.port = 0
@@ -82,7 +85,7 @@ class FakeCloud:
                 params = json.loads(body or b"{}")
                 result = getattr(self, f"do_{action}")(params, headers)
                 payload = self._ok(result)
-            except ApiFault as fault_exc:
+            except ApiFaultError as fault_exc:
                 payload = self._error(fault_exc.code, fault_exc.message)
             if fault == "drop_after":
                 return "drop_after", None
@@ -92,16 +95,16 @@ class FakeCloud:
         auth = headers.get("authorization", "")
         if headers.get("x-tc-action") == "AssumeRoleWithWebIdentity":
             if auth != "SKIP":
-                raise ApiFault("AuthFailure.InvalidAuthorization")
+                raise ApiFaultError("AuthFailure.InvalidAuthorization")
             return
         try:
             cred = auth.split("Credential=", 1)[1].split(",", 1)[0]
             secret_id, _date, service, _ = cred.split("/")
         except (IndexError, ValueError):
-            raise ApiFault("AuthFailure.InvalidAuthorization") from None
+            raise ApiFaultError("AuthFailure.InvalidAuthorization") from None
         key = self.secrets.get(secret_id)
         if key is None:
-            raise ApiFault("AuthFailure.SecretIdNotFound")
+            raise ApiFaultError("AuthFailure.SecretIdNotFound")
         expected = sign(
             secret_id=secret_id,
             secret_key=key,
@@ -112,12 +115,16 @@ class FakeCloud:
             content_type=headers.get("content-type", ""),
         )
         if expected.authorization != auth:
-            raise ApiFault("AuthFailure.SignatureFailure", "signature mismatch")
-        if self.echo_message is not None:
-            raise ApiFault("AuthFailure.TokenFailure", self.echo_message)
+            raise ApiFaultError("AuthFailure.SignatureFailure", "signature mismatch")
+        if self.echo_everything:
+            # A hostile answer that repeats every secret it saw.
+            echoed = f"{key} {headers.get('x-tc-token')} {auth} {body.decode()}"
+            raise ApiFaultError("AuthFailure.TokenFailure", echoed)
 
     def _ok(self, result: dict[str, Any]) -> bytes:
-        return json.dumps({"Response": {**result, "RequestId": f"req-{len(self.recorded)}"}}).encode()
+        return json.dumps(
+            {"Response": {**result, "RequestId": f"req-{len(self.recorded)}"}}
+        ).encode()
 
     def _error(self, code: str, message: str) -> bytes:
         rid = f"req-{len(self.recorded)}"
@@ -142,7 +149,7 @@ class FakeCloud:
     def do_AddUser(self, p: dict[str, Any], _h: dict[str, str]) -> dict[str, Any]:
         name = p["Name"]
         if name in self.state.users:
-            raise ApiFault("InvalidParameter.SubUserNameInUse")
+            raise ApiFaultError("InvalidParameter.SubUserNameInUse")
         uin = next(self._ids)
         user = {"Uin": uin, "Uid": uin + 1, "Name": name, "Remark": p.get("Remark", "")}
         self.state.users[name] = user
@@ -159,20 +166,20 @@ class FakeCloud:
             self.hide_user_lookups -= 1
             user = None
         if user is None:
-            raise ApiFault("ResourceNotFound.UserNotExist")
+            raise ApiFaultError("ResourceNotFound.UserNotExist")
         return dict(user)
 
     def do_DeleteUser(self, p: dict[str, Any], _h: dict[str, str]) -> dict[str, Any]:
         user = self.state.users.pop(p["Name"], None)
         if user is None:
-            raise ApiFault("ResourceNotFound.UserNotExist")
+            raise ApiFaultError("ResourceNotFound.UserNotExist")
         self.state.keys.pop(user["Uin"], None)
         return {}
 
     def do_CreateAccessKey(self, p: dict[str, Any], _h: dict[str, str]) -> dict[str, Any]:
         uin = p["TargetUin"]
         if len(self.state.keys.get(uin, [])) >= 2:
-            raise ApiFault("OperationDenied.AccessKeyOverLimit")
+            raise ApiFaultError("OperationDenied.AccessKeyOverLimit")
         return {"AccessKey": dict(self._new_key(uin, p.get("Description")))}
 
     def do_ListAccessKeys(self, p: dict[str, Any], _h: dict[str, str]) -> dict[str, Any]:
@@ -185,13 +192,13 @@ class FakeCloud:
         keys = self.state.keys.get(p["TargetUin"], [])
         kept = [k for k in keys if k["AccessKeyId"] != p["AccessKeyId"]]
         if len(kept) == len(keys):
-            raise ApiFault("ResourceNotFound.SecretNotExist")
+            raise ApiFaultError("ResourceNotFound.SecretNotExist")
         self.state.keys[p["TargetUin"]] = kept
         return {}
 
     def do_CreatePolicy(self, p: dict[str, Any], _h: dict[str, str]) -> dict[str, Any]:
         if any(x["PolicyName"] == p["PolicyName"] for x in self.state.policies.values()):
-            raise ApiFault("FailedOperation.PolicyNameInUse")
+            raise ApiFaultError("FailedOperation.PolicyNameInUse")
         pid = next(self._ids)
         self.state.policies[pid] = {"PolicyId": pid, "PolicyName": p["PolicyName"], "Type": 1}
         return {"PolicyId": pid}
@@ -204,14 +211,14 @@ class FakeCloud:
     def do_DeletePolicy(self, p: dict[str, Any], _h: dict[str, str]) -> dict[str, Any]:
         ids = p["PolicyId"]
         if not all(i in self.state.policies for i in ids):
-            raise ApiFault("ResourceNotFound.PolicyIdNotFound")
+            raise ApiFaultError("ResourceNotFound.PolicyIdNotFound")
         for i in ids:
             del self.state.policies[i]
         return {}
 
     def do_CreateGroup(self, p: dict[str, Any], _h: dict[str, str]) -> dict[str, Any]:
         if any(g["GroupName"] == p["GroupName"] for g in self.state.groups.values()):
-            raise ApiFault("InvalidParameter.GroupNameInUse")
+            raise ApiFaultError("InvalidParameter.GroupNameInUse")
         gid = next(self._ids)
         self.state.groups[gid] = {"GroupId": gid, "GroupName": p["GroupName"]}
         return {"GroupId": gid}
@@ -238,7 +245,8 @@ class FakeCloud:
             "Expiration": "2033-05-18T03:33:20Z",
         }
 
-    do_AssumeRole = do_AssumeRoleWithWebIdentity
+    def do_AssumeRole(self, p: dict[str, Any], h: dict[str, str]) -> dict[str, Any]:
+        return self.do_AssumeRoleWithWebIdentity(p, h)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -283,7 +291,7 @@ def running() -> Iterator[FakeCloud]:
     cloud = FakeCloud()
     server = _Server(cloud)
     cloud.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield cloud

@@ -16,7 +16,6 @@ from tencentcloud.common import credential as sdk_credential
 from tencentcloud.common.http.request import RequestInternal
 from tencentcloud.common.profile.client_profile import ClientProfile
 from tencentcloud.common.profile.http_profile import HttpProfile
-
 from tencentcloud_secrets.tencentcloud.credentials import Credentials
 from tencentcloud_secrets.tencentcloud.endpoints import Endpoint
 from tencentcloud_secrets.tencentcloud.signer import sign, utc_date
@@ -74,7 +73,9 @@ def test_scope_date_is_utc() -> None:
 
 _json = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=12),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
     max_leaves=10,
 )
 _ascii = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
@@ -141,7 +142,9 @@ def test_request_matches_official_sdk(c: dict[str, Any]) -> None:
     )
     assert ours.body == sdk.data.encode()
     assert ours.headers["Authorization"] == sdk.header["Authorization"]
-    wanted = {k: v for k, v in sdk.header.items() if k not in ("X-TC-RequestClient", "X-TC-TraceId")}
+    wanted = {
+        k: v for k, v in sdk.header.items() if k not in ("X-TC-RequestClient", "X-TC-TraceId")
+    }
     assert dict(ours.headers) == wanted
 
 
