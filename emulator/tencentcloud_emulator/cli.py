@@ -1,0 +1,110 @@
+"""``tencentcloud-emulator``: run the emulator as a process.
+
+Prints the endpoint and the seeded root SecretId (never a secret key) and serves until
+interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .core import Emulator, Options
+from .faults import ConfigError
+from .seed import SeedError
+from .server import EmulatorServer
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="tencentcloud-emulator",
+        description="A local, stateful Tencent Cloud CAM and STS that verifies TC3 signatures.",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=9400, help="port to bind; 0 picks a free one")
+    p.add_argument("--seed", type=Path, help="seed file (YAML); default: the packaged demo seed")
+    p.add_argument("--faults", type=Path, help="fault configuration file (YAML or JSON)")
+    p.add_argument("--latency-ms", type=float, default=None, help="fixed latency per call")
+    p.add_argument("--jitter-ms", type=float, default=None, help="extra random latency, 0..N ms")
+    p.add_argument("--no-throttle", action="store_true", help="disable per-action rate limits")
+    p.add_argument(
+        "--key-activation-delay",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="new access keys answer AuthFailure.SecretIdNotFound for this long",
+    )
+    p.add_argument(
+        "--quota",
+        action="append",
+        default=[],
+        metavar="NAME=N",
+        help="override a quota, e.g. sub_users=5 (repeatable)",
+    )
+    p.add_argument("--rng-seed", type=int, help="seed for ids and fault dice (reproducible runs)")
+    p.add_argument("--log-level", default="INFO", help="emulator log level (default INFO)")
+    return p
+
+
+def _options(args: argparse.Namespace) -> Options:
+    faults: dict[str, Any] = {}
+    if args.faults is not None:
+        loaded = yaml.safe_load(args.faults.read_text(encoding="utf-8")) or {}
+        if not isinstance(loaded, dict):
+            raise ConfigError("the fault file must hold a mapping")
+        faults = loaded
+    latency = dict(faults.get("latency", {}))
+    if args.latency_ms is not None:
+        latency["fixed_ms"] = args.latency_ms
+    if args.jitter_ms is not None:
+        latency["jitter_ms"] = args.jitter_ms
+    if latency:
+        faults["latency"] = latency
+    if args.no_throttle:
+        faults["throttle"] = {**faults.get("throttle", {}), "enabled": False}
+    quotas: dict[str, int] = {}
+    for item in args.quota:
+        name, _, value = item.partition("=")
+        if not value.isdigit():
+            raise ConfigError(f"--quota expects NAME=N, got {item!r}")
+        quotas[name] = int(value)
+    return Options(
+        faults=faults,
+        quotas=quotas,
+        key_activation_delay=args.key_activation_delay,
+        rng_seed=args.rng_seed,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    try:
+        emulator = Emulator(args.seed, _options(args))
+    except (ConfigError, SeedError, OSError, TypeError, ValueError) as err:
+        print(f"tencentcloud-emulator: {err}", file=sys.stderr)
+        return 2
+    server = EmulatorServer(emulator, args.host, args.port)
+    ids = [a.keys_of(a.owner_uin)[0].key_id for a in emulator.world.accounts.values() if a.keys]
+    print(f"tencentcloud-emulator listening on {server.endpoint}", flush=True)
+    for owner, key_id in zip(emulator.world.accounts, ids, strict=False):
+        print(f"  account {owner}: root SecretId {key_id}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

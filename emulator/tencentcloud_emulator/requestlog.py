@@ -1,0 +1,103 @@
+"""The request log and per-action counters. Never records a secret: parameters pass through
+``redact`` before they are stored, and response bodies are not stored at all."""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import threading
+import time
+from typing import Any
+
+REDACTED = "***"
+SECRET_NAMES = frozenset(
+    name.lower()
+    for name in (
+        "SecretKey",
+        "SecretAccessKey",
+        "Password",
+        "Token",
+        "TmpSecretKey",
+        "WebIdentityToken",
+        "SAMLAssertion",
+        "Signature",
+        "Authorization",
+        "TokenCode",
+    )
+)
+
+
+def redact(value: Any) -> Any:
+    """A copy of ``value`` with every secret-named field replaced by ``***``."""
+    if isinstance(value, dict):
+        return {
+            k: REDACTED if str(k).lower() in SECRET_NAMES else redact(v) for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    time: float
+    request_id: str
+    service: str
+    action: str
+    secret_id: str
+    params: dict[str, Any]
+    code: str
+    latency_ms: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+class RequestLog:
+    def __init__(self, limit: int = 10000) -> None:
+        self._lock = threading.Lock()
+        self._entries: collections.deque[Entry] = collections.deque(maxlen=limit)
+        self._counters: dict[str, collections.Counter[str]] = {}
+
+    def record(
+        self,
+        *,
+        request_id: str,
+        service: str,
+        action: str,
+        secret_id: str,
+        params: dict[str, Any],
+        code: str,
+        started: float,
+    ) -> Entry:
+        entry = Entry(
+            time=time.time(),
+            request_id=request_id,
+            service=service,
+            action=action,
+            secret_id=secret_id,
+            params=redact(params),
+            code=code,
+            latency_ms=round((time.monotonic() - started) * 1000, 3),
+        )
+        with self._lock:
+            self._entries.append(entry)
+            self._counters.setdefault(action or "-", collections.Counter())[code] += 1
+        return entry
+
+    def entries(self, action: str | None = None) -> list[Entry]:
+        with self._lock:
+            return [e for e in self._entries if action is None or e.action == action]
+
+    def counters(self) -> dict[str, dict[str, int]]:
+        """Per action: ``calls`` plus a count per outcome code (``Success`` for successes)."""
+        with self._lock:
+            return {
+                action: {"calls": sum(c.values()), **dict(c)}
+                for action, c in sorted(self._counters.items())
+            }
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._counters.clear()

@@ -1,0 +1,149 @@
+"""The HTTP listener: one port for CAM, STS and the admin plane (stdlib ThreadingHTTPServer).
+
+It only moves bytes: ``/`` goes to ``Emulator.handle``, ``/_emulator/`` to the admin plane.
+It never logs request lines, because a GET query may carry a password or an identity token.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+
+from . import admin
+from .core import Emulator, Request
+from .exceptions import DropConnection
+
+log = logging.getLogger("tencentcloud_emulator.server")
+
+MAX_BODY_BYTES = 10 * 1024 * 1024
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: EmulatorHTTPServer
+    server_version = "tencentcloud-emulator"
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    def do_POST(self) -> None:
+        self._dispatch()
+
+    def do_PUT(self) -> None:
+        self._dispatch()
+
+    def do_DELETE(self) -> None:
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        url = urllib.parse.urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY_BYTES:
+            self._send(413, {"error": "request body too large"})
+            self.close_connection = True
+            return
+        body = self.rfile.read(length) if length else b""
+        emulator = self.server.emulator
+        if url.path.startswith(admin.PREFIX):
+            status, payload = admin.handle(emulator, self.command, url.path, url.query, body)
+            self._send(status, payload)
+            return
+        if url.path != "/" or self.command not in ("GET", "POST"):
+            self._send(404, {"error": "the Tencent Cloud API is served at POST / and GET /"})
+            return
+        request = Request(
+            method=self.command,
+            path=url.path,
+            query=url.query,
+            headers={k.lower(): v for k, v in self.headers.items()},
+            body=body,
+        )
+        try:
+            status, payload = emulator.handle(request)
+        except DropConnection:
+            # The action took effect; the caller sees the connection close with no answer.
+            self.close_connection = True
+            return
+        self._send(status, payload)
+
+    def _send(self, status: int, payload: Any) -> None:
+        data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        self.send_response(status)
+        # Exactly "application/json": the official SDKs only parse errors under that type.
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """Silenced: the emulator logs each API call itself, without parameters."""
+
+    def log_error(self, format: str, *args: Any) -> None:
+        log.warning("malformed HTTP request from %s", self.client_address[0])
+
+
+class EmulatorHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], emulator: Emulator) -> None:
+        super().__init__(address, _Handler)
+        self.emulator = emulator
+
+
+class EmulatorServer:
+    """An emulator listening on ``host:port`` (port 0 picks a free one) in a background thread."""
+
+    def __init__(self, emulator: Emulator, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.emulator = emulator
+        self.httpd = EmulatorHTTPServer((host, port), emulator)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def host(self) -> str:
+        return str(self.httpd.server_address[0])
+
+    @property
+    def port(self) -> int:
+        return int(self.httpd.server_address[1])
+
+    @property
+    def host_port(self) -> str:
+        """What to give the SDKs as their endpoint (``HttpProfile(endpoint=...)``)."""
+        return f"{self.host}:{self.port}"
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.host_port}"
+
+    def start(self) -> EmulatorServer:
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever, name="tencentcloud-emulator", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self.httpd.serve_forever()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self.httpd.shutdown()
+            self._thread.join(timeout=10)
+            self._thread = None
+        self.httpd.server_close()
+
+    def __enter__(self) -> EmulatorServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

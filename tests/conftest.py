@@ -1,0 +1,1 @@
+pytest_plugins = ["tencentcloud_emulator.pytest_plugin"]
