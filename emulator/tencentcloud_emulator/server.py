@@ -25,6 +25,8 @@ MAX_BODY_BYTES = 10 * 1024 * 1024
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; without TCP_NODELAY each call waits out a delayed ACK.
+    disable_nagle_algorithm = True
     server: EmulatorHTTPServer
     server_version = "tencentcloud-emulator"
 
