@@ -247,6 +247,11 @@ def _existence_check(
 ) -> pb.HandleExistenceCheckReply:
     try:
         found, exists = backend.handle_existence_check(request)
+    except logical.InvalidRequest as exc:
+        # Vault answers 400 with the message only for a user error here; anything else
+        # becomes its generic "internal error".
+        err = pb.ProtoError(err_type=translate.ERR_USER, err_msg=str(exc))
+        return pb.HandleExistenceCheckReply(err=err)
     except Exception as exc:
         if not isinstance(exc, logical.LogicalError):
             log.error("existence check failed", exc_info=exc, extra={"path": request.path})

@@ -23,7 +23,6 @@ from grpclib.config import Configuration
 from grpclib.exceptions import StreamTerminatedError
 from grpclib.health.v1.health_grpc import HealthStub
 from grpclib.health.v1.health_pb2 import HealthCheckRequest, HealthCheckResponse
-
 from tencentcloud_secrets import PLUGIN_VERSION
 from tencentcloud_secrets_shim._proto.vault import multiplexing_grpc, multiplexing_pb2
 from tencentcloud_secrets_shim._proto.vault.logical import version_grpc, version_pb2
@@ -40,9 +39,13 @@ def _vault_like_identity(tmp: Path) -> tuple[Path, Path, str]:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     now = dt.datetime.now(dt.UTC)
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=1)).not_valid_after(now + dt.timedelta(hours=1))
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=1))
+        .not_valid_after(now + dt.timedelta(hours=1))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
         .sign(key, hashes.SHA512())
@@ -50,16 +53,21 @@ def _vault_like_identity(tmp: Path) -> tuple[Path, Path, str]:
     pem = cert.public_bytes(serialization.Encoding.PEM)
     cert_path, key_path = tmp / "client.pem", tmp / "client.key"
     cert_path.write_bytes(pem)
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     return cert_path, key_path, pem.decode()
 
 
 def _run(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "PLUGIN_"))}
-    return subprocess.run([str(PLUGIN_BIN)], capture_output=True, text=True, timeout=30,
-                          env={**base, **env})
+    return subprocess.run(
+        [str(PLUGIN_BIN)], capture_output=True, text=True, timeout=30, env={**base, **env}
+    )
 
 
 def test_run_by_hand_prints_the_plugin_message(built: None) -> None:
@@ -77,13 +85,22 @@ def test_refuses_without_protocol_version_5(built: None) -> None:
 
 
 @pytest.fixture
-def launched(built: None, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str, Path, Path]]:
+def launched(
+    built: None, tmp_path: Path
+) -> Iterator[tuple[subprocess.Popen[str], str, Path, Path]]:
     cert_path, key_path, pem = _vault_like_identity(tmp_path)
     base = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "PLUGIN_"))}
-    env = {**base, **COOKIE, "PLUGIN_PROTOCOL_VERSIONS": "5", "PLUGIN_CLIENT_CERT": pem,
-           "VAULT_PLUGIN_AUTOMTLS_ENABLED": "true", "VAULT_PLUGIN_METADATA_MODE": "false"}
-    proc = subprocess.Popen([str(PLUGIN_BIN)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env)
+    env = {
+        **base,
+        **COOKIE,
+        "PLUGIN_PROTOCOL_VERSIONS": "5",
+        "PLUGIN_CLIENT_CERT": pem,
+        "VAULT_PLUGIN_AUTOMTLS_ENABLED": "true",
+        "VAULT_PLUGIN_METADATA_MODE": "false",
+    }
+    proc = subprocess.Popen(
+        [str(PLUGIN_BIN)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
     assert proc.stdout is not None
     line = proc.stdout.readline().rstrip("\n")
     try:
@@ -94,7 +111,9 @@ def launched(built: None, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str
         proc.wait(10)
 
 
-def test_handshake_line_and_certificate(launched: tuple[subprocess.Popen[str], str, Path, Path]) -> None:
+def test_handshake_line_and_certificate(
+    launched: tuple[subprocess.Popen[str], str, Path, Path],
+) -> None:
     _, line, _, _ = launched
     match = HANDSHAKE.match(line)
     assert match, line
@@ -115,20 +134,27 @@ def _client_ssl(cert_path: Path, key_path: Path, server_der_b64: str) -> ssl.SSL
     return ctx
 
 
-def test_serves_grpc_over_mutual_tls(launched: tuple[subprocess.Popen[str], str, Path, Path]) -> None:
+def test_serves_grpc_over_mutual_tls(
+    launched: tuple[subprocess.Popen[str], str, Path, Path],
+) -> None:
     _, line, cert_path, key_path = launched
     match = HANDSHAKE.match(line)
     assert match
 
     async def talk() -> tuple[int, bool, str]:
-        channel = Channel(path=match["path"], ssl=_client_ssl(cert_path, key_path, match["cert"]),
-                          config=Configuration(ssl_target_name_override="localhost"))
+        channel = Channel(
+            path=match["path"],
+            ssl=_client_ssl(cert_path, key_path, match["cert"]),
+            config=Configuration(ssl_target_name_override="localhost"),
+        )
         try:
             health = await HealthStub(channel).Check(HealthCheckRequest(service="plugin"))
             mux = await multiplexing_grpc.PluginMultiplexingStub(channel).MultiplexingSupport(
-                multiplexing_pb2.MultiplexingSupportRequest())
+                multiplexing_pb2.MultiplexingSupportRequest()
+            )
             version = await version_grpc.PluginVersionStub(channel).Version(
-                version_pb2.Empty(), metadata={"multiplex_id": "abcdefghij"})
+                version_pb2.Empty(), metadata={"multiplex_id": "abcdefghij"}
+            )
             return health.status, mux.supported, version.plugin_version
         finally:
             channel.close()
@@ -150,10 +176,15 @@ def test_refuses_a_client_without_vaults_certificate(
     other_cert, other_key, _ = _vault_like_identity(stranger_dir)
 
     async def talk() -> None:
-        channel = Channel(path=match["path"], ssl=_client_ssl(other_cert, other_key, match["cert"]),
-                          config=Configuration(ssl_target_name_override="localhost"))
+        channel = Channel(
+            path=match["path"],
+            ssl=_client_ssl(other_cert, other_key, match["cert"]),
+            config=Configuration(ssl_target_name_override="localhost"),
+        )
         try:
-            await asyncio.wait_for(HealthStub(channel).Check(HealthCheckRequest(service="plugin")), 10)
+            await asyncio.wait_for(
+                HealthStub(channel).Check(HealthCheckRequest(service="plugin")), 10
+            )
         finally:
             channel.close()
 
@@ -164,8 +195,9 @@ def test_refuses_a_client_without_vaults_certificate(
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_clean_exit_on_signal(launched: tuple[subprocess.Popen[str], str, Path, Path],
-                              sig: signal.Signals) -> None:
+def test_clean_exit_on_signal(
+    launched: tuple[subprocess.Popen[str], str, Path, Path], sig: signal.Signals
+) -> None:
     proc, line, _, _ = launched
     match = HANDSHAKE.match(line)
     assert match

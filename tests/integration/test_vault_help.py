@@ -8,19 +8,21 @@ from tools.vaultserver import VaultServer
 def test_path_help_of_mount_and_path(vault: VaultServer, mount: str) -> None:
     root = vault.cli("path-help", f"{mount}/").output
     assert "Tencent Cloud" in root
-    assert "roles/" in root and "config" in root
+    assert "roles/" in root
+    assert "config" in root
     role = vault.cli("path-help", f"{mount}/roles/example").output
     assert "credential_type" in role
 
 
 def test_openapi_lists_paths_with_operation_ids(vault: VaultServer, mount: str) -> None:
-    doc = vault.client().adapter.get("/v1/sys/internal/specs/openapi").json()
+    doc = vault.client().adapter.get("/v1/sys/internal/specs/openapi")
     paths = doc["paths"]
     role_path = f"/{mount}/roles/{{name}}"
     assert role_path in paths, sorted(p for p in paths if p.startswith(f"/{mount}/"))
     operation_ids = {
-        op["operationId"] for op in paths[role_path].values() if isinstance(op, dict)
-        and "operationId" in op
+        op["operationId"]
+        for op in paths[role_path].values()
+        if isinstance(op, dict) and "operationId" in op
     }
     assert any(oid.startswith("tencent-cloud-") and "role" in oid for oid in operation_ids)
     assert f"/{mount}/config" in paths

@@ -11,8 +11,12 @@ from tools.vaultserver import PLUGIN_NAME, VaultServer
 
 
 def _write_role(vault: VaultServer, mount: str, name: str) -> None:
-    vault.cli("write", f"{mount}/roles/{name}", "credential_type=cam_user",
-              "policies=QcloudCOSReadOnlyAccess")
+    vault.cli(
+        "write",
+        f"{mount}/roles/{name}",
+        "credential_type=cam_user",
+        "policies=QcloudCOSReadOnlyAccess",
+    )
 
 
 def _role_exists(vault: VaultServer, mount: str, name: str) -> bool:
@@ -34,7 +38,8 @@ def test_plugin_reload_keeps_data_and_replaces_process(vault: VaultServer, mount
     vault.cli("plugin", "reload", f"-plugin={PLUGIN_NAME}")
     assert _role_exists(vault, mount, "before-reload")
     after = vault.plugin_pids()
-    assert after and set(after).isdisjoint(before)
+    assert after
+    assert set(after).isdisjoint(before)
     assert _wait_gone(before)
 
 
@@ -63,7 +68,9 @@ def test_sigkilled_plugin_is_relaunched_on_next_request(vault: VaultServer, moun
     while not _role_exists(vault, mount, "survivor"):
         assert time.monotonic() < deadline, vault.log_tail()
         time.sleep(0.2)
-    assert vault.plugin_pids() and set(vault.plugin_pids()).isdisjoint(pids)
+    relaunched = vault.plugin_pids()
+    assert relaunched
+    assert set(relaunched).isdisjoint(pids)
 
 
 def test_vault_restart_on_same_storage(built: None, tmp_path: Path) -> None:

@@ -38,8 +38,12 @@ def test_untyped_catalog_write_and_generic_enable(fresh_vault: VaultServer) -> N
     mounts = fresh_vault.client().sys.list_mounted_secrets_engines()["data"]
     assert mounts["tencentcloud/"]["type"] == "tencentcloudsecrets"
     assert mounts["tencentcloudsecrets/"]["type"] == "tencentcloudsecrets"
-    fresh_vault.cli("write", "tencentcloudsecrets/roles/probe", "credential_type=cam_user",
-                    "policies=QcloudCOSReadOnlyAccess")
+    fresh_vault.cli(
+        "write",
+        "tencentcloudsecrets/roles/probe",
+        "credential_type=cam_user",
+        "policies=QcloudCOSReadOnlyAccess",
+    )
     read = fresh_vault.cli("read", "-format=json", "tencentcloudsecrets/roles/probe").json()
     assert read["data"]["credential_type"] == "cam_user"
 
@@ -78,4 +82,6 @@ def test_version_is_reported(vault: VaultServer, mount: str) -> None:
     assert detailed["plugin_version"] == PLUGIN_VERSION
     assert detailed["running_sha256"] == sha
     table = vault.cli("secrets", "list", "-detailed").stdout
-    assert any(line.startswith(f"{mount}/") and PLUGIN_VERSION in line for line in table.splitlines())
+    assert any(
+        line.startswith(f"{mount}/") and PLUGIN_VERSION in line for line in table.splitlines()
+    )

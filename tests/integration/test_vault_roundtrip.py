@@ -9,8 +9,13 @@ from tools.vaultserver import PLUGIN_NAME, VaultServer
 
 
 def test_roundtrip_through_cli(vault: VaultServer, mount: str) -> None:
-    vault.cli("write", f"{mount}/roles/app", "credential_type=cam_user",
-              "policies=QcloudCOSReadOnlyAccess,QcloudCVMReadOnlyAccess", "ttl=1h")
+    vault.cli(
+        "write",
+        f"{mount}/roles/app",
+        "credential_type=cam_user",
+        "policies=QcloudCOSReadOnlyAccess,QcloudCVMReadOnlyAccess",
+        "ttl=1h",
+    )
     read = vault.cli("read", "-format=json", f"{mount}/roles/app").json()["data"]
     assert read["credential_type"] == "cam_user"
     assert read["policies"] == ["QcloudCOSReadOnlyAccess", "QcloudCVMReadOnlyAccess"]
@@ -25,12 +30,15 @@ def test_roundtrip_through_cli(vault: VaultServer, mount: str) -> None:
 
 def test_roundtrip_through_hvac(vault: VaultServer, mount: str) -> None:
     client = vault.client()
-    client.write_data(f"{mount}/roles/svc", data={"credential_type": "cam_user",
-                                                 "policies": ["QcloudCOSReadOnlyAccess"]})
+    client.write_data(
+        f"{mount}/roles/svc",
+        data={"credential_type": "cam_user", "policies": ["QcloudCOSReadOnlyAccess"]},
+    )
     assert client.read(f"{mount}/roles/svc")["data"]["policies"] == ["QcloudCOSReadOnlyAccess"]
     client.write_data(f"{mount}/roles/svc", data={"ttl": "30m"})  # update keeps other fields
     role = client.read(f"{mount}/roles/svc")["data"]
-    assert role["ttl"] == 1800 and role["credential_type"] == "cam_user"
+    assert role["ttl"] == 1800
+    assert role["credential_type"] == "cam_user"
     assert client.list(f"{mount}/roles")["data"]["keys"] == ["svc"]
     client.delete(f"{mount}/roles/svc")
     assert client.read(f"{mount}/roles/svc") is None
@@ -40,8 +48,9 @@ def test_roundtrip_through_hvac(vault: VaultServer, mount: str) -> None:
 def test_bad_input_is_a_400_that_names_the_field(vault: VaultServer, mount: str) -> None:
     client = vault.client()
     with pytest.raises(hvac.exceptions.InvalidRequest) as err:
-        client.write_data(f"{mount}/roles/bad", data={"credential_type": "cam_user",
-                                                     "ttl": "forever"})
+        client.write_data(
+            f"{mount}/roles/bad", data={"credential_type": "cam_user", "ttl": "forever"}
+        )
     assert "ttl" in str(err.value)
     assert client.read(f"{mount}/roles/bad") is None  # nothing half-written
 
@@ -50,8 +59,12 @@ def test_two_mounts_one_process_separate_data(vault: VaultServer) -> None:
     for path in ("tc-a", "tc-b"):
         vault.cli("secrets", "enable", f"-path={path}", PLUGIN_NAME)
     try:
-        vault.cli("write", "tc-a/roles/only-in-a", "credential_type=cam_user",
-                  "policies=QcloudCOSReadOnlyAccess")
+        vault.cli(
+            "write",
+            "tc-a/roles/only-in-a",
+            "credential_type=cam_user",
+            "policies=QcloudCOSReadOnlyAccess",
+        )
         assert vault.cli("list", "-format=json", "tc-a/roles").json() == ["only-in-a"]
         assert vault.cli("read", "tc-b/roles/only-in-a", check=False).returncode == 2
         assert len(vault.plugin_pids()) == 1

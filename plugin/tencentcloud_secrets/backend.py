@@ -1,0 +1,58 @@
+"""The engine's backend: wires the paths together and owns per-mount state.
+
+One instance per mount. The Tencent Cloud client is built lazily from the stored
+configuration and dropped whenever the configuration changes (here or, on a replicated
+cluster, through ``invalidate``).
+"""
+
+from __future__ import annotations
+
+import threading
+
+from tencentcloud_secrets_shim import logical
+
+from tencentcloud_secrets import framework as fw
+from tencentcloud_secrets.paths.config import CONFIG_KEY, ConfigPaths
+from tencentcloud_secrets.paths.roles import RolePaths
+from tencentcloud_secrets.tencentcloud import TencentCloudClient
+
+BACKEND_HELP = """\
+The Tencent Cloud secrets engine issues short-lived Tencent Cloud credentials: API keys of
+CAM sub-users that it creates for each lease and deletes when the lease ends, and STS
+temporary credentials (AssumeRole, GetFederationToken).
+
+Configure how the engine reaches Tencent Cloud with the "config" path, then describe what
+clients get with "roles/<name>".
+"""
+
+
+class TencentCloudBackend(fw.Backend):
+    def __init__(self) -> None:
+        self.locks = fw.KeyLocks()
+        self._client: TencentCloudClient | None = None
+        self._client_lock = threading.Lock()
+        super().__init__(
+            help_text=BACKEND_HELP,
+            paths=fw.path_append(ConfigPaths(self).paths(), RolePaths(self).paths()),
+            special_paths=logical.SpecialPaths(
+                local_storage=(fw.WAL_PREFIX,), seal_wrap_storage=(CONFIG_KEY,)
+            ),
+            invalidate_func=self._invalidate,
+            clean_func=self.reset_client,
+        )
+
+    def reset_client(self) -> None:
+        """Forget the cached client; the next call builds one from the stored config."""
+        with self._client_lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    def _invalidate(self, key: str) -> None:
+        if key == CONFIG_KEY:
+            self.reset_client()
+
+
+def new_backend() -> logical.Backend:
+    """The factory the shim calls once per mount."""
+    return TencentCloudBackend()

@@ -1,0 +1,162 @@
+"""Figures for the plugin in a real Vault: startup, request latency, memory.
+
+Reports; never asserts. Numbers from a shared two-core machine are noisy: compare medians
+of runs made back to back, not across days.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tools.vaultserver import PLUGIN_NAME, VaultServer
+
+COOKIE = "6669da05-b1c8-4f49-97d9-c8e5bed98e20"
+
+
+def _client_cert_pem() -> str:
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP521R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .sign(key, hashes.SHA512())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def handshake_ms(plugin: Path, runs: int, *, cold: bool) -> list[float]:
+    """Exec to the handshake line on stdout, as Vault's launcher waits for it."""
+    shiv_root = tempfile.mkdtemp(prefix="bench-shiv-")
+    env = {
+        **os.environ,
+        "VAULT_BACKEND_PLUGIN": COOKIE,
+        "PLUGIN_PROTOCOL_VERSIONS": "5",
+        "PLUGIN_CLIENT_CERT": _client_cert_pem(),
+        "SHIV_ROOT": shiv_root,
+    }
+    times = []
+    try:
+        for _ in range(runs):
+            if cold:
+                shutil.rmtree(shiv_root, ignore_errors=True)
+                os.makedirs(shiv_root)
+            start = time.perf_counter()
+            proc = subprocess.Popen([str(plugin)], stdout=subprocess.PIPE, env=env)
+            assert proc.stdout is not None
+            line = proc.stdout.readline()
+            times.append((time.perf_counter() - start) * 1000)
+            proc.terminate()
+            proc.wait(10)
+            if not line.startswith(b"1|5|unix|"):
+                raise RuntimeError(f"unexpected handshake: {line!r}")
+    finally:
+        shutil.rmtree(shiv_root, ignore_errors=True)
+    return times
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+
+    def pick(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
+
+    return {"p50": pick(0.50), "p90": pick(0.90), "p99": pick(0.99), "n": len(ordered)}
+
+
+def request_latency(vault: VaultServer, path: str, count: int) -> list[float]:
+    session = requests.Session()
+    session.headers["X-Vault-Token"] = vault.token
+    url = f"{vault.addr}/v1/{path}"
+    for _ in range(50):  # warm the connection and the plugin
+        session.get(url).raise_for_status()
+    samples = []
+    for _ in range(count):
+        start = time.perf_counter()
+        session.get(url).raise_for_status()
+        samples.append((time.perf_counter() - start) * 1000)
+    return samples
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--vault", type=Path)
+    parser.add_argument("--plugin", type=Path, default=Path("bin") / PLUGIN_NAME)
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args()
+    if args.vault:
+        os.environ["VAULT_BIN"] = str(args.vault)
+
+    report: dict[str, object] = {}
+    cold = handshake_ms(args.plugin, 3, cold=True)
+    warm = handshake_ms(args.plugin, 11, cold=False)
+    report["handshake_ms"] = {
+        "cold_median": round(statistics.median(cold), 1),
+        "warm_median": round(statistics.median(warm), 1),
+        "warm_min": round(min(warm), 1),
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        vault = VaultServer(Path(tmp)).start()
+        try:
+            vault.register()
+            vault.cli("secrets", "enable", "-path=tencentcloud", PLUGIN_NAME)
+            pids = vault.plugin_pids()
+            report["rss_after_mount_mb"] = round(rss_mb(pids[0]), 1)
+            vault.cli(
+                "write",
+                "tencentcloud/roles/bench",
+                "credential_type=cam_user",
+                "policies=QcloudCOSReadOnlyAccess",
+            )
+            samples = request_latency(vault, "tencentcloud/roles/bench", args.requests)
+            report["storage_read_ms"] = percentiles(samples)
+            # A path Vault answers itself, without the plugin: the floor under every request.
+            report["vault_floor_ms"] = percentiles(
+                request_latency(vault, "sys/mounts/tencentcloud/tune", args.requests)
+            )
+            report["rss_after_requests_mb"] = round(rss_mb(pids[0]), 1)
+        finally:
+            vault.stop()
+    if args.json:
+        print(json.dumps(report))
+    else:
+        for key, value in report.items():
+            print(f"{key:>24}: {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
