@@ -1,0 +1,120 @@
+"""Injected errors, throttling, latency and dropped responses behave as configured.
+No test asserts a timing: throttling is made deterministic with a near-zero refill rate."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from tencentcloud.cam.v20190116 import models
+from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
+from tencentcloud_emulator.testing import RunningEmulator
+
+ErrorCode = Callable[[Callable[[], object]], str]
+
+
+def add_user(cam: Any, name: str) -> Any:
+    request = models.AddUserRequest()
+    request.from_json_string(json.dumps({"Name": name, "UseApi": 0}))
+    return cam.AddUser(request)
+
+
+def test_nth_call_fails_with_the_given_code(
+    sdk: Any, emulator: RunningEmulator, error_code: ErrorCode
+) -> None:
+    emulator.set_faults(
+        {"faults": [{"action": "AddUser", "nth": 2, "code": "InternalError.SystemError"}]}
+    )
+    cam = sdk.cam()
+    add_user(cam, "n1")
+    assert error_code(lambda: add_user(cam, "n2")) == "InternalError.SystemError"
+    add_user(cam, "n3")
+    names = [u.Name for u in cam.ListUsers(models.ListUsersRequest()).Data]
+    assert names == ["n1", "n3"]  # the failed call changed nothing
+
+
+def test_probability_one_and_times(
+    sdk: Any, emulator: RunningEmulator, error_code: ErrorCode
+) -> None:
+    emulator.set_faults(
+        {
+            "faults": [
+                {"action": "*", "probability": 1.0, "times": 2, "code": "RequestLimitExceeded"}
+            ]
+        }
+    )
+    cam = sdk.cam()
+    assert error_code(lambda: add_user(cam, "a")) == "RequestLimitExceeded"
+    assert error_code(lambda: cam.ListUsers(models.ListUsersRequest())) == "RequestLimitExceeded"
+    assert cam.ListUsers(models.ListUsersRequest()).Data == []
+
+
+def test_probability_zero_never_fires(sdk: Any, emulator: RunningEmulator) -> None:
+    emulator.set_faults({"faults": [{"action": "ListUsers", "probability": 0.0}]})
+    cam = sdk.cam()
+    for _ in range(5):
+        cam.ListUsers(models.ListUsersRequest())
+
+
+def test_throttling_token_bucket(
+    sdk: Any, emulator: RunningEmulator, error_code: ErrorCode
+) -> None:
+    # A bucket of one token that refills once per ~3 hours: the second call is always throttled.
+    emulator.set_faults({"throttle": {"rates": {"AddUser": 0.0001}}})
+    cam = sdk.cam()
+    add_user(cam, "t1")
+    assert error_code(lambda: add_user(cam, "t2")) == "RequestLimitExceeded"
+    cam.ListUsers(models.ListUsersRequest())  # other actions have their own buckets
+    assert emulator.counters()["AddUser"] == {"calls": 2, "Success": 1, "RequestLimitExceeded": 1}
+
+
+def test_throttling_can_be_disabled(sdk: Any, emulator: RunningEmulator) -> None:
+    emulator.set_faults({"throttle": {"enabled": False, "rates": {"AddUser": 0.0001}}})
+    cam = sdk.cam()
+    for n in range(3):
+        add_user(cam, f"free{n}")
+
+
+def test_dropped_response_still_takes_effect(sdk: Any, emulator: RunningEmulator) -> None:
+    emulator.set_faults({"faults": [{"action": "AddUser", "nth": 1, "drop": True}]})
+    cam = sdk.cam()
+    with pytest.raises(TencentCloudSDKException) as info:
+        add_user(cam, "ghost")
+    assert info.value.code == "ClientNetworkError"
+    assert [u["Name"] for u in emulator.state["accounts"][0]["Users"]] == ["ghost"]
+    assert emulator.requests("AddUser")[-1]["code"] == "Dropped"
+
+
+def test_latency_is_applied_without_breaking_calls(sdk: Any, emulator: RunningEmulator) -> None:
+    emulator.set_faults(
+        {"latency": {"fixed_ms": 1, "jitter_ms": 2, "per_action": {"ListUsers": {"fixed_ms": 3}}}}
+    )
+    assert sdk.cam().ListUsers(models.ListUsersRequest()).Data == []
+    assert emulator.emulator.fault_config()["latency"]["per_action"]["ListUsers"]["fixed_ms"] == 3
+
+
+def test_bad_fault_configuration_is_refused(emulator: RunningEmulator) -> None:
+    with pytest.raises(ValueError, match="unknown"):
+        emulator.set_faults({"fautls": []})
+    with pytest.raises(ValueError, match="probability"):
+        emulator.set_faults({"faults": [{"probability": 2}]})
+
+
+def test_faults_at_start(emulator_factory: Callable[..., RunningEmulator]) -> None:
+    started = emulator_factory(
+        faults={"faults": [{"action": "ListUsers", "code": "InternalError"}]}
+    )
+    from tencentcloud.cam.v20190116 import cam_client
+    from tencentcloud.common import credential
+    from tencentcloud.common.profile.client_profile import ClientProfile
+    from tencentcloud.common.profile.http_profile import HttpProfile
+
+    profile = ClientProfile(httpProfile=HttpProfile(endpoint=started.host_port, protocol="http"))
+    cam = cam_client.CamClient(
+        credential.Credential(started.secret_id, started.secret_key), "", profile
+    )
+    with pytest.raises(TencentCloudSDKException) as info:
+        cam.ListUsers(models.ListUsersRequest())
+    assert info.value.code == "InternalError"

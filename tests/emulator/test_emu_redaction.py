@@ -1,0 +1,91 @@
+"""Secrets never reach the request log, the emulator's own log output, or the admin state."""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.parse
+import urllib.request
+from typing import Any
+
+import pytest
+from tencentcloud.cam.v20190116 import models
+from tencentcloud.sts.v20180813 import models as sts_models
+from tencentcloud_emulator.testing import RunningEmulator
+
+
+def admin_get(emulator: RunningEmulator, path: str) -> str:
+    with urllib.request.urlopen(f"{emulator.endpoint}/_emulator/{path}", timeout=10) as response:
+        return str(response.read().decode())
+
+
+def test_no_secret_in_logs_or_admin_views(
+    sdk: Any, emulator: RunningEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    secrets: list[str] = [emulator.secret_key]
+    for method in ("POST", "GET"):
+        cam = sdk.cam(method=method)
+        request = models.AddUserRequest()
+        name = f"secretive-{method.lower()}"
+        password = f"Pa55word!{method}"
+        request.from_json_string(
+            json.dumps({"Name": name, "UseApi": 1, "ConsoleLogin": 1, "Password": password})
+        )
+        user = cam.AddUser(request)
+        secrets += [user.SecretKey, password]
+        key_request = models.CreateAccessKeyRequest()
+        key_request.from_json_string(json.dumps({"TargetUin": user.Uin}))
+        secrets.append(cam.CreateAccessKey(key_request).AccessKey.SecretAccessKey)
+
+        sts = sdk.sts(method=method)
+        assume = sts_models.AssumeRoleRequest()
+        assume.from_json_string(
+            json.dumps(
+                {
+                    "RoleArn": "qcs::cam::uin/100000000001:roleName/vault-demo-role",
+                    "RoleSessionName": "redact",
+                }
+            )
+        )
+        creds = sts.AssumeRole(assume).Credentials
+        secrets += [creds.TmpSecretKey, creds.Token]
+        sdk.sts(creds.TmpSecretId, creds.TmpSecretKey, creds.Token).GetCallerIdentity(
+            sts_models.GetCallerIdentityRequest()
+        )
+        web = sts_models.AssumeRoleWithWebIdentityRequest()
+        token = f"header.payload.signature-{method}"
+        web.from_json_string(
+            json.dumps(
+                {
+                    "ProviderId": "demo-idp",
+                    "WebIdentityToken": token,
+                    "RoleArn": "qcs::cam::uin/100000000001:roleName/vault-demo-oidc-role",
+                    "RoleSessionName": "redact",
+                }
+            )
+        )
+        with pytest.raises(Exception, match="WebIdentityToken"):
+            sts.AssumeRoleWithWebIdentity(web)
+        secrets.append(token)
+
+    log_json = json.dumps(emulator.requests())
+    views = [
+        log_json,
+        admin_get(emulator, "requests"),
+        admin_get(emulator, "state"),
+        admin_get(emulator, "counters"),
+    ]
+    views.append(json.dumps(emulator.state))
+    # Only the emulator's own records: the SDK's debug log prints its requests itself.
+    ours = [r for r in caplog.records if r.name.startswith("tencentcloud_emulator")]
+    assert ours, "the emulator logs each call"
+    views.append("\n".join(r.getMessage() for r in ours))
+    for view in views:
+        for secret in secrets:
+            assert secret not in view
+            assert urllib.parse.quote(secret) not in view
+    logged = emulator.requests("AddUser")[0]["params"]
+    assert logged["Password"] == "***"
+    assert logged["Name"] == "secretive-post"
+    assert "AccessKeyId" in admin_get(emulator, "state")
