@@ -29,7 +29,7 @@ def test_timestamp_skew_over_five_minutes(raw: Any) -> None:
     assert raw.code("ListUsers", timestamp=now + 400) == "AuthFailure.SignatureExpire"
 
 
-def test_tampered_body_and_host_fail_the_signature(raw: Any, emulator: RunningEmulator) -> None:
+def test_signature_covers_the_host_header(raw: Any, emulator: RunningEmulator) -> None:
     good = raw.send("GetUser", {"Name": "x"})
     assert good["Error"]["Code"] == "ResourceNotFound.UserNotExist"
     headers = {"Host": "cam.tencentcloudapi.com"}
