@@ -8,13 +8,15 @@ cluster, through ``invalidate``).
 from __future__ import annotations
 
 import threading
-
-from tencentcloud_secrets_shim import logical
+from typing import TYPE_CHECKING
 
 from tencentcloud_secrets import framework as fw
 from tencentcloud_secrets.paths.config import CONFIG_KEY, ConfigPaths
 from tencentcloud_secrets.paths.roles import RolePaths
-from tencentcloud_secrets.tencentcloud import TencentCloudClient
+from tencentcloud_secrets_shim import logical
+
+if TYPE_CHECKING:
+    from tencentcloud_secrets.tencentcloud.client import TencentCloudClient
 
 BACKEND_HELP = """\
 The Tencent Cloud secrets engine issues short-lived Tencent Cloud credentials: API keys of

@@ -11,6 +11,7 @@ import urllib.parse
 from collections.abc import Iterator
 
 import pytest
+
 from tencentcloud_emulator.testing import RunningEmulator
 from tencentcloud_secrets.tencentcloud import (
     AlreadyExistsError,

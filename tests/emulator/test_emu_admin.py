@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from tencentcloud_emulator.testing import RunningEmulator
 
 SEED = {

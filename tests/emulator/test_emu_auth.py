@@ -9,6 +9,7 @@ from typing import Any
 
 from tencentcloud.cam.v20190116 import models as cam_models
 from tencentcloud.sts.v20180813 import models
+
 from tencentcloud_emulator.testing import RunningEmulator
 
 ErrorCode = Callable[[Callable[[], object]], str]

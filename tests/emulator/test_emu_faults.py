@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from tencentcloud.cam.v20190116 import models
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
+
 from tencentcloud_emulator.testing import RunningEmulator
 
 ErrorCode = Callable[[Callable[[], object]], str]

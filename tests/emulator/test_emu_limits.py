@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tencentcloud.cam.v20190116 import models
+
 from tencentcloud_emulator.testing import RunningEmulator
 
 ErrorCode = Callable[[Callable[[], object]], str]

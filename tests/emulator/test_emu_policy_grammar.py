@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from tencentcloud_emulator import policy_grammar
 from tencentcloud_emulator.exceptions import ApiError
 from tencentcloud_emulator.models import Account, Env

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from tencentcloud.cam.v20190116 import models
 from tencentcloud.sts.v20180813 import models as sts_models
+
 from tencentcloud_emulator.testing import RunningEmulator
 
 

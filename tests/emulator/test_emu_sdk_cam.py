@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from tencentcloud.cam.v20190116 import models
+
 from tencentcloud_emulator.testing import RunningEmulator
 
 ErrorCode = Callable[[Callable[[], object]], str]

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from tencentcloud.cam.v20190116 import models as cam_models
 from tencentcloud.sts.v20180813 import models
+
 from tencentcloud_emulator.testing import RunningEmulator
 
 ErrorCode = Callable[[Callable[[], object]], str]

@@ -23,10 +23,10 @@ from grpclib.config import Configuration
 from grpclib.exceptions import StreamTerminatedError
 from grpclib.health.v1.health_grpc import HealthStub
 from grpclib.health.v1.health_pb2 import HealthCheckRequest, HealthCheckResponse
+
 from tencentcloud_secrets import PLUGIN_VERSION
 from tencentcloud_secrets_shim._proto.vault import multiplexing_grpc, multiplexing_pb2
 from tencentcloud_secrets_shim._proto.vault.logical import version_grpc, version_pb2
-
 from tools.vaultserver import PLUGIN_BIN
 
 COOKIE = {"VAULT_BACKEND_PLUGIN": "6669da05-b1c8-4f49-97d9-c8e5bed98e20"}

@@ -13,8 +13,6 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TypeVar
 
-from tencentcloud_secrets_shim import logical
-
 from tencentcloud_secrets.framework.errors import InternalError
 from tencentcloud_secrets.framework.field_data import FieldData
 from tencentcloud_secrets.framework.help import path_help, root_help
@@ -32,6 +30,7 @@ from tencentcloud_secrets.framework.wal import (
     WALRollbackFunc,
     rollback_wal,
 )
+from tencentcloud_secrets_shim import logical
 
 PeriodicFunc = Callable[[logical.Request], None]
 InvalidateFunc = Callable[[str], None]

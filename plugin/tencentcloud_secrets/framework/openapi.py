@@ -14,11 +14,10 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from tencentcloud_secrets_shim import logical
-
 from tencentcloud_secrets.framework.fields import DisplayAttributes, Field, FieldType
 from tencentcloud_secrets.framework.path import Operation, Path
 from tencentcloud_secrets.framework.patterns import UnpresentablePatternError, expand_pattern
+from tencentcloud_secrets_shim import logical
 
 OAS_VERSION = "3.0.2"
 JSON = dict[str, Any]

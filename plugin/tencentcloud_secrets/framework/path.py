@@ -14,10 +14,9 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from tencentcloud_secrets_shim import logical
-
 from tencentcloud_secrets.framework.field_data import FieldData
 from tencentcloud_secrets.framework.fields import DisplayAttributes, Field
+from tencentcloud_secrets_shim import logical
 
 Handler = Callable[[logical.Request, FieldData], logical.Response | None]
 """An operation handler: plain synchronous code, returns a Response or None."""

@@ -12,11 +12,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from tencentcloud_secrets_shim import logical
-
 from tencentcloud_secrets.framework.field_data import FieldData
 from tencentcloud_secrets.framework.fields import Field
 from tencentcloud_secrets.framework.path import Handler
+from tencentcloud_secrets_shim import logical
 
 SECRET_TYPE_KEY = "secret_type"
 _TYPE_NAME = re.compile(r"[A-Za-z0-9_]+")

@@ -11,9 +11,8 @@ import copy
 import dataclasses
 import datetime as dt
 
-from tencentcloud_secrets_shim import logical
-
 from tencentcloud_secrets.framework.durations import format_duration
+from tencentcloud_secrets_shim import logical
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,10 +11,9 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any
 
-from tencentcloud_secrets_shim import logical
-
 from tencentcloud_secrets import framework as fw
 from tencentcloud_secrets.tencentcloud.endpoints import Endpoint
+from tencentcloud_secrets_shim import logical
 
 if TYPE_CHECKING:
     from tencentcloud_secrets.backend import TencentCloudBackend

@@ -10,9 +10,8 @@ import dataclasses
 import json
 from typing import TYPE_CHECKING, Any
 
-from tencentcloud_secrets_shim import logical
-
 from tencentcloud_secrets import framework as fw
+from tencentcloud_secrets_shim import logical
 
 if TYPE_CHECKING:
     from tencentcloud_secrets.backend import TencentCloudBackend

@@ -2,35 +2,74 @@
 
 Knows nothing about Vault. Never logs, reprs or raises a secret key, token, password or
 signature.
+
+The names below load their modules on first use: the plugin process must print its
+handshake line quickly, and ``requests`` alone costs tens of milliseconds to import.
 """
 
-from .cam import CamClient
-from .client import TencentCloudClient
-from .credentials import (
-    CredentialChain,
-    Credentials,
-    EnvironmentProvider,
-    InstanceRoleProvider,
-    StaticProvider,
-    default_chain,
-    region_from_environment,
-)
-from .endpoints import INTL_ROOT_DOMAIN, Endpoint, EndpointResolver
-from .errors import (
-    AlreadyExistsError,
-    ApiError,
-    AuthenticationError,
-    CredentialsError,
-    InternalError,
-    InvalidParameterError,
-    LimitExceededError,
-    NotFoundError,
-    TencentCloudError,
-    ThrottledError,
-    TransportError,
-)
-from .sts import StsClient
-from .transport import RetryPolicy, Timeouts, Transport
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .cam import CamClient
+    from .client import TencentCloudClient
+    from .credentials import (
+        CredentialChain,
+        Credentials,
+        EnvironmentProvider,
+        InstanceRoleProvider,
+        StaticProvider,
+        default_chain,
+        region_from_environment,
+    )
+    from .endpoints import INTL_ROOT_DOMAIN, Endpoint, EndpointResolver
+    from .errors import (
+        AlreadyExistsError,
+        ApiError,
+        AuthenticationError,
+        CredentialsError,
+        InternalError,
+        InvalidParameterError,
+        LimitExceededError,
+        NotFoundError,
+        TencentCloudError,
+        ThrottledError,
+        TransportError,
+    )
+    from .sts import StsClient
+    from .transport import RetryPolicy, Timeouts, Transport
+
+_HOME = {
+    "CamClient": "cam",
+    "TencentCloudClient": "client",
+    "CredentialChain": "credentials",
+    "Credentials": "credentials",
+    "EnvironmentProvider": "credentials",
+    "InstanceRoleProvider": "credentials",
+    "StaticProvider": "credentials",
+    "default_chain": "credentials",
+    "region_from_environment": "credentials",
+    "INTL_ROOT_DOMAIN": "endpoints",
+    "Endpoint": "endpoints",
+    "EndpointResolver": "endpoints",
+    "AlreadyExistsError": "errors",
+    "ApiError": "errors",
+    "AuthenticationError": "errors",
+    "CredentialsError": "errors",
+    "InternalError": "errors",
+    "InvalidParameterError": "errors",
+    "LimitExceededError": "errors",
+    "NotFoundError": "errors",
+    "TencentCloudError": "errors",
+    "ThrottledError": "errors",
+    "TransportError": "errors",
+    "StsClient": "sts",
+    "RetryPolicy": "transport",
+    "Timeouts": "transport",
+    "Transport": "transport",
+}
 
 __all__ = [
     "INTL_ROOT_DOMAIN",
@@ -61,3 +100,12 @@ __all__ = [
     "default_chain",
     "region_from_environment",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _HOME.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value

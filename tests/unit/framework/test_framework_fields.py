@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from tencentcloud_secrets import framework as fw
 from tencentcloud_secrets.framework import fields as f
 

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+
 from tencentcloud_secrets import framework as fw
 from tencentcloud_secrets.framework.openapi import (
     DocumentContext,

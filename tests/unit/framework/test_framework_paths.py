@@ -7,6 +7,7 @@ import re
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from tencentcloud_secrets import framework as fw
 from tencentcloud_secrets.framework.patterns import UnpresentablePatternError, expand_pattern
 from tencentcloud_secrets_shim import logical

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+
 from tencentcloud_secrets import framework as fw
 from tencentcloud_secrets_shim import logical
 

@@ -7,6 +7,7 @@ import threading
 from typing import Any
 
 import pytest
+
 from tencentcloud_secrets import framework as fw
 from tencentcloud_secrets_shim import logical
 

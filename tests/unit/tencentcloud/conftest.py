@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
 from tencentcloud_secrets.tencentcloud import (
     Credentials,
     Endpoint,
@@ -15,7 +16,6 @@ from tencentcloud_secrets.tencentcloud import (
     RetryPolicy,
     TencentCloudClient,
 )
-
 from tests.unit.tencentcloud.tc_fake_server import (
     SECRET_ID,
     SECRET_KEY,

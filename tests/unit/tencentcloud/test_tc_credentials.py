@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+
 from tencentcloud_secrets.tencentcloud import (
     CredentialChain,
     Credentials,

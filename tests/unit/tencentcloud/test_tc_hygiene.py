@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+
 from tencentcloud_secrets.tencentcloud import AuthenticationError, Credentials
 from tencentcloud_secrets.tencentcloud.models_cam import (
     AccessKeyDetail,
@@ -16,7 +17,6 @@ from tencentcloud_secrets.tencentcloud.models_sts import (
     AssumeRoleWithWebIdentityRequest,
     TemporaryCredentials,
 )
-
 from tests.unit.tencentcloud.tc_fake_server import SECRET_ID, SECRET_KEY, ClientFactory, FakeCloud
 
 TOKEN = "session-token-that-must-stay-hidden"
@@ -54,3 +54,10 @@ def test_reprs_hide_secrets() -> None:
     for obj in objects:
         for secret in (SECRET_KEY, TOKEN, PASSWORD):
             assert secret not in repr(obj)
+
+
+def test_every_public_name_resolves_lazily() -> None:
+    import tencentcloud_secrets.tencentcloud as tc
+
+    for name in tc.__all__:
+        assert getattr(tc, name) is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from tencentcloud_secrets.tencentcloud import AlreadyExistsError, RetryPolicy, TransportError
 from tencentcloud_secrets.tencentcloud.models_cam import (
     AddUserRequest,
@@ -11,7 +12,6 @@ from tencentcloud_secrets.tencentcloud.models_cam import (
     CreatePolicyRequest,
     DeleteUserRequest,
 )
-
 from tests.unit.tencentcloud.tc_fake_server import ClientFactory, FakeCloud
 
 DOC = '{"version":"2.0","statement":[{"effect":"allow","action":["cos:*"],"resource":["*"]}]}'

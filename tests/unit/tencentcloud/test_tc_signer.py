@@ -16,6 +16,7 @@ from tencentcloud.common import credential as sdk_credential
 from tencentcloud.common.http.request import RequestInternal
 from tencentcloud.common.profile.client_profile import ClientProfile
 from tencentcloud.common.profile.http_profile import HttpProfile
+
 from tencentcloud_secrets.tencentcloud.credentials import Credentials
 from tencentcloud_secrets.tencentcloud.endpoints import Endpoint
 from tencentcloud_secrets.tencentcloud.signer import sign, utc_date

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 
 import pytest
+
 from tencentcloud_secrets.tencentcloud import (
     AlreadyExistsError,
     ApiError,
@@ -24,7 +25,6 @@ from tencentcloud_secrets.tencentcloud.errors import error_class_for
 from tencentcloud_secrets.tencentcloud.models_cam import AddUserRequest, GetUserRequest
 from tencentcloud_secrets.tencentcloud.models_sts import AssumeRoleWithWebIdentityRequest
 from tencentcloud_secrets.tencentcloud.transport import CAM
-
 from tests.unit.tencentcloud.tc_fake_server import SECRET_ID, SECRET_KEY, ClientFactory, FakeCloud
 
 
