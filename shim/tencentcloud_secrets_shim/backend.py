@@ -105,7 +105,7 @@ class BackendService(backend_grpc.BackendBase):
                 channel = await self._broker.dial(args.broker_id)
                 storage = RemoteStorage(channel, loop)
                 system_view = RemoteSystemView(channel, loop)
-            backend = self._factory()
+            backend = await self._in_thread(self._factory)
             config = logical.BackendConfig(
                 storage=storage,
                 system_view=system_view,

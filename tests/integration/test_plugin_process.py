@@ -204,3 +204,34 @@ def test_clean_exit_on_signal(
     proc.send_signal(sig)
     assert proc.wait(10) == 0
     assert not Path(match["path"]).exists()  # the socket and its directory are removed
+
+
+def test_metadata_mode_serves_plaintext(built: None) -> None:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "PLUGIN_"))}
+    env = {**base, **COOKIE, "PLUGIN_PROTOCOL_VERSIONS": "5", "VAULT_PLUGIN_METADATA_MODE": "true"}
+    proc = subprocess.Popen(
+        [str(PLUGIN_BIN)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().rstrip("\n")
+        match = re.match(r"^1\|5\|unix\|(?P<path>/[^|]+)\|grpc\|$", line)
+        assert match, line  # no certificate: go-plugin then dials without TLS
+
+        async def version() -> str:
+            channel = Channel(path=match["path"])
+            try:
+                reply = await version_grpc.PluginVersionStub(channel).Version(
+                    version_pb2.Empty(), metadata={"multiplex_id": "abcdefghij"}
+                )
+                return reply.plugin_version
+            finally:
+                channel.close()
+
+        assert asyncio.run(version()) == PLUGIN_VERSION
+        proc.terminate()
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)
