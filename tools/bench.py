@@ -21,33 +21,9 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tools.vaultserver import PLUGIN_NAME, VaultServer
+from tools.vaultserver import PLUGIN_NAME, VaultServer, vault_like_certificate
 
 COOKIE = "6669da05-b1c8-4f49-97d9-c8e5bed98e20"
-
-
-def _client_cert_pem() -> str:
-    import datetime as dt
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP521R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now)
-        .not_valid_after(now + dt.timedelta(hours=1))
-        .sign(key, hashes.SHA512())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
 def handshake_ms(plugin: Path, runs: int, *, cold: bool) -> list[float]:
@@ -57,7 +33,7 @@ def handshake_ms(plugin: Path, runs: int, *, cold: bool) -> list[float]:
         **os.environ,
         "VAULT_BACKEND_PLUGIN": COOKIE,
         "PLUGIN_PROTOCOL_VERSIONS": "5",
-        "PLUGIN_CLIENT_CERT": _client_cert_pem(),
+        "PLUGIN_CLIENT_CERT": vault_like_certificate()[0].decode(),
         "SHIV_ROOT": shiv_root,
     }
     times = []

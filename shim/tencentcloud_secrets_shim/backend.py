@@ -152,14 +152,19 @@ class BackendService(backend_grpc.BackendBase):
             pb.SpecialPathsReply(paths=translate.special_paths_to_proto(paths))
         )
 
-    async def HandleRequest(
-        self, stream: Stream[pb.HandleRequestArgs, pb.HandleRequestReply]
-    ) -> None:
+    async def _request(self, stream: Stream[Any, Any]) -> tuple[Mount, logical.Request]:
+        """Receive a request message, decode it, and hand it the mount's storage."""
         args = await stream.recv_message()
         assert args is not None
         mount = self._mount(stream)
         request = translate.request_from_proto(args.request)
         request.storage = mount.storage
+        return mount, request
+
+    async def HandleRequest(
+        self, stream: Stream[pb.HandleRequestArgs, pb.HandleRequestReply]
+    ) -> None:
+        mount, request = await self._request(stream)
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "handling request",
@@ -175,11 +180,7 @@ class BackendService(backend_grpc.BackendBase):
     async def HandleExistenceCheck(
         self, stream: Stream[pb.HandleExistenceCheckArgs, pb.HandleExistenceCheckReply]
     ) -> None:
-        args = await stream.recv_message()
-        assert args is not None
-        mount = self._mount(stream)
-        request = translate.request_from_proto(args.request)
-        request.storage = mount.storage
+        mount, request = await self._request(stream)
         reply = await self._in_thread(_existence_check, mount.backend, request)
         await stream.send_message(reply)
 

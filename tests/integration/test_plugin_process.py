@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import datetime as dt
 import os
 import re
 import signal
@@ -15,8 +14,6 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from grpclib.client import Channel
 from grpclib.config import Configuration
@@ -27,40 +24,19 @@ from grpclib.health.v1.health_pb2 import HealthCheckRequest, HealthCheckResponse
 from tencentcloud_secrets import PLUGIN_VERSION
 from tencentcloud_secrets_shim._proto.vault import multiplexing_grpc, multiplexing_pb2
 from tencentcloud_secrets_shim._proto.vault.logical import version_grpc, version_pb2
-from tools.vaultserver import PLUGIN_BIN
+from tools.vaultserver import PLUGIN_BIN, vault_like_certificate
 
 COOKIE = {"VAULT_BACKEND_PLUGIN": "6669da05-b1c8-4f49-97d9-c8e5bed98e20"}
 HANDSHAKE = re.compile(r"^1\|5\|unix\|(?P<path>/[^|]+)\|grpc\|(?P<cert>[A-Za-z0-9+/]+)$")
 
 
 def _vault_like_identity(tmp: Path) -> tuple[Path, Path, str]:
-    """A P-521 client certificate like the one Vault's AutoMTLS makes."""
-    key = ec.generate_private_key(ec.SECP521R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=1))
-        .not_valid_after(now + dt.timedelta(hours=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .sign(key, hashes.SHA512())
-    )
-    pem = cert.public_bytes(serialization.Encoding.PEM)
+    """A P-521 client certificate like the one Vault's AutoMTLS makes, written to files."""
+    cert_pem, key_pem = vault_like_certificate()
     cert_path, key_path = tmp / "client.pem", tmp / "client.key"
-    cert_path.write_bytes(pem)
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path, pem.decode()
+    cert_path.write_bytes(cert_pem)
+    key_path.write_bytes(key_pem)
+    return cert_path, key_path, cert_pem.decode()
 
 
 def _run(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
