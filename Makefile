@@ -82,8 +82,16 @@ demo: bootstrap dev
 emulator: venv
 	$(VENV)/bin/tencentcloud-emulator
 
-bench: bootstrap dev
-	$(VPY) tools/bench.py --vault $(VAULT_BIN) --plugin $(PLUGIN_BIN)
+# A Go plugin from Vault's own module graph, run as an external plugin: the baseline the
+# Python plugin's request latency is compared with.
+GO_BASELINE := $(CACHE_DIR)/go-baseline-kv-$(VAULT_VERSION)
+$(GO_BASELINE):
+	cd tools/vault && CGO_ENABLED=0 go build -trimpath -o $@.tmp \
+	    github.com/hashicorp/vault-plugin-secrets-kv/cmd/vault-plugin-secrets-kv
+	mv $@.tmp $@
+
+bench: bootstrap dev $(GO_BASELINE)
+	$(VPY) tools/bench.py --vault $(VAULT_BIN) --plugin $(PLUGIN_BIN) --go-plugin $(GO_BASELINE)
 
 clean:
 	rm -rf bin build $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -86,11 +86,25 @@ def request_latency(vault: VaultServer, path: str, count: int) -> list[float]:
     return samples
 
 
+def go_baseline(vault: VaultServer, plugin: Path, count: int) -> dict[str, float]:
+    """The same storage-only read through a Go external plugin (KV version 1)."""
+    sha = vault.install_plugin("go-baseline-kv", plugin)
+    vault.cli("plugin", "register", f"-sha256={sha}", "secret", "go-baseline-kv")
+    vault.cli("secrets", "enable", "-path=go-kv", "go-baseline-kv")
+    vault.cli("write", "go-kv/bench", "credential_type=cam_user", "policies=A")
+    return percentiles(request_latency(vault, "go-kv/bench", count))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--vault", type=Path)
     parser.add_argument("--plugin", type=Path, default=Path("bin") / PLUGIN_NAME)
     parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument(
+        "--go-plugin",
+        type=Path,
+        help="vault-plugin-secrets-kv built from Vault's module graph, as the Go baseline",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
     if args.vault:
@@ -118,12 +132,17 @@ def main() -> int:
                 "policies=QcloudCOSReadOnlyAccess",
             )
             samples = request_latency(vault, "tencentcloud/roles/bench", args.requests)
-            report["storage_read_ms"] = percentiles(samples)
+            python_read = percentiles(samples)
+            report["storage_read_ms"] = python_read
             # A path Vault answers itself, without the plugin: the floor under every request.
             report["vault_floor_ms"] = percentiles(
                 request_latency(vault, "sys/mounts/tencentcloud/tune", args.requests)
             )
             report["rss_after_requests_mb"] = round(rss_mb(pids[0]), 1)
+            if args.go_plugin:
+                go_read = go_baseline(vault, args.go_plugin, args.requests)
+                report["go_plugin_read_ms"] = go_read
+                report["python_over_go_p50"] = round(python_read["p50"] / go_read["p50"], 2)
         finally:
             vault.stop()
     if args.json:
