@@ -16,7 +16,6 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from grpclib import GRPCError, Status
-from grpclib.client import Channel
 from grpclib.server import Stream
 
 from . import logical, translate
@@ -26,6 +25,7 @@ from ._proto.vault import multiplexing_pb2 as mpb
 from ._proto.vault.logical import version_grpc
 from ._proto.vault.logical import version_pb2 as vpb
 from .goplugin import Broker
+from .remote import MountConnections, RemoteStorage, RemoteSystemView
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -53,7 +53,7 @@ class _MetadataModeStorage:
 class Mount:
     backend: logical.Backend
     storage: logical.Storage
-    channel: Channel | None
+    connections: MountConnections | None
 
 
 def multiplex_id(stream: Stream[Any, Any]) -> str:
@@ -94,17 +94,14 @@ class BackendService(backend_grpc.BackendBase):
         assert args is not None
         mid = multiplex_id(stream)
         try:
-            loop = asyncio.get_running_loop()
-            channel: Channel | None = None
+            connections: MountConnections | None = None
             if self._metadata_mode:
                 storage: logical.Storage = _MetadataModeStorage()
                 system_view: logical.SystemView = logical.StaticSystemView()
             else:
-                from .remote import RemoteStorage, RemoteSystemView
-
-                channel = await self._broker.dial(args.broker_id)
-                storage = RemoteStorage(channel, loop)
-                system_view = RemoteSystemView(channel, loop)
+                connections = MountConnections(await self._broker.dial(args.broker_id))
+                storage = RemoteStorage(connections)
+                system_view = RemoteSystemView(connections)
             backend = await self._in_thread(self._factory)
             config = logical.BackendConfig(
                 storage=storage,
@@ -119,9 +116,9 @@ class BackendService(backend_grpc.BackendBase):
             await stream.send_message(pb.SetupReply(err=f"setup failed: {exc}"))
             return
         old = self.mounts.pop(mid, None)
-        if old is not None and old.channel is not None:
-            old.channel.close()
-        self.mounts[mid] = Mount(backend, storage, channel)
+        if old is not None:
+            await self._release(old)
+        self.mounts[mid] = Mount(backend, storage, connections)
         log.debug(
             "mount set up",
             extra={"multiplex_id": mid, "mount": args.Config.get("plugin_name", "")},
@@ -196,26 +193,22 @@ class BackendService(backend_grpc.BackendBase):
 
     async def Cleanup(self, stream: Stream[pb.Empty, pb.Empty]) -> None:
         await stream.recv_message()
-        mid = multiplex_id(stream)
-        mount = self.mounts.pop(mid, None)
+        mount = self.mounts.pop(multiplex_id(stream), None)
         if mount is not None:
-            try:
-                await self._in_thread(mount.backend.cleanup)
-            except Exception as exc:
-                log.error("cleanup failed", exc_info=exc)
-            if mount.channel is not None:
-                mount.channel.close()
+            await self._release(mount)
         await stream.send_message(pb.Empty())
+
+    async def _release(self, mount: Mount) -> None:
+        try:
+            await self._in_thread(mount.backend.cleanup)
+        except Exception as exc:
+            log.error("cleanup failed", exc_info=exc)
+        if mount.connections is not None:
+            await self._in_thread(mount.connections.close)
 
     async def cleanup_all(self) -> None:
         for mid in list(self.mounts):
-            mount = self.mounts.pop(mid)
-            try:
-                await self._in_thread(mount.backend.cleanup)
-            except Exception as exc:
-                log.error("cleanup failed", exc_info=exc)
-            if mount.channel is not None:
-                mount.channel.close()
+            await self._release(self.mounts.pop(mid))
 
 
 def _handle_request(backend: logical.Backend, request: logical.Request) -> pb.HandleRequestReply:

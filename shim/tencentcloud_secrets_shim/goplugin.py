@@ -7,8 +7,6 @@ import logging
 import ssl
 
 from google.protobuf import empty_pb2
-from grpclib.client import Channel
-from grpclib.config import Configuration
 from grpclib.health.v1.health_grpc import HealthBase
 from grpclib.health.v1.health_pb2 import HealthCheckRequest, HealthCheckResponse
 from grpclib.server import Stream
@@ -21,6 +19,7 @@ from ._proto.goplugin import (
     stdio_grpc,
     stdio_pb2,
 )
+from .remote import BrokerTarget
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +27,7 @@ BROKER_DIAL_TIMEOUT = 5.0  # go-plugin waits as long for a ConnInfo
 
 
 class Broker(broker_grpc.GRPCBrokerBase):
-    """Receives the addresses Vault announces for brokered services and dials them."""
+    """Receives the addresses Vault announces for brokered services."""
 
     def __init__(self, client_ssl: ssl.SSLContext | None) -> None:
         self._client_ssl = client_ssl
@@ -49,7 +48,8 @@ class Broker(broker_grpc.GRPCBrokerBase):
         finally:
             self.stream_closed.set()
 
-    async def dial(self, service_id: int) -> Channel:
+    async def dial(self, service_id: int) -> BrokerTarget:
+        """Wait for Vault to announce ``service_id``; return where and how to connect."""
         slot = self._slot(service_id)
         try:
             info = await asyncio.wait_for(asyncio.shield(slot), BROKER_DIAL_TIMEOUT)
@@ -59,8 +59,7 @@ class Broker(broker_grpc.GRPCBrokerBase):
             self._known.pop(service_id, None)
         if info.network != "unix":
             raise ConnectionError(f"unsupported broker network {info.network!r}")
-        config = Configuration(ssl_target_name_override="localhost")
-        return Channel(path=info.address, ssl=self._client_ssl, config=config)
+        return BrokerTarget(info.address, self._client_ssl)
 
 
 class Controller(controller_grpc.GRPCControllerBase):
