@@ -46,7 +46,9 @@ def create_once(
             )
             return decode(reply)
         except TransportError as exc:
-            if lookup is None:
+            # A request that never left cannot have created anything: looking the name up
+            # then could adopt somebody else's object (and, for AddUser, drop its keys).
+            if lookup is None or not (exc.possibly_sent or uncertain):
                 raise
             uncertain = True
             log.info("%s: answer lost (%s); checking whether it ran", action, exc.code)

@@ -132,3 +132,44 @@ def test_reconciliation_is_bounded(cloud: FakeCloud, make_client: ClientFactory)
     with pytest.raises(TransportError):
         client.cam.add_user(AddUserRequest("never"))
     assert cloud.actions().count("AddUser") == 3
+
+
+class _NeverConnects:
+    """A transport whose every call fails before a byte was sent."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def call(self, *args: object, **kwargs: object) -> object:
+        self.calls += 1
+        raise TransportError("ClientNetworkError", "connection refused", possibly_sent=False)
+
+    def backoff(self, attempt: int, deadline: float | None, last: TransportError) -> None:
+        raise last
+
+
+def test_create_that_never_left_does_not_adopt_an_existing_object() -> None:
+    from typing import Any, cast
+
+    from tencentcloud_secrets.tencentcloud.reconcile import create_once
+    from tencentcloud_secrets.tencentcloud.transport import CAM
+
+    transport = _NeverConnects()
+    looked_up: list[str] = []
+
+    def lookup() -> str:
+        looked_up.append("someone else's user")
+        return "someone else's user"
+
+    with pytest.raises(TransportError) as err:
+        create_once(
+            cast(Any, transport),
+            CAM,
+            "AddUser",
+            {"Name": "taken"},
+            decode=lambda reply: "created",
+            lookup=lookup,
+        )
+    assert err.value.possibly_sent is False
+    assert looked_up == []
+    assert transport.calls == 1
