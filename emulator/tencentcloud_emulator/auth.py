@@ -35,11 +35,11 @@ class SignedRequest:
     host: str
     content_type: str
     query: str
-    body: bytes
-    authorization: str
-    timestamp: str
-    token: str | None
-    content_sha256: str | None
+    body: bytes = dataclasses.field(repr=False)
+    authorization: str = dataclasses.field(repr=False)
+    timestamp: str = ""
+    token: str | None = dataclasses.field(default=None, repr=False)
+    content_sha256: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,7 +47,7 @@ class Scope:
     secret_id: str
     date: str
     service: str
-    signature: str
+    signature: str = dataclasses.field(repr=False)
 
 
 def parse_authorization(value: str) -> Scope:

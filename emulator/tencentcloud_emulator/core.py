@@ -39,8 +39,9 @@ class Request:
     method: str
     path: str
     query: str
-    headers: Mapping[str, str]
-    body: bytes
+    # Authorization and X-TC-Token live here, and secrets in the body: never in a repr.
+    headers: Mapping[str, str] = dataclasses.field(repr=False)
+    body: bytes = dataclasses.field(repr=False)
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())

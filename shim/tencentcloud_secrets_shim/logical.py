@@ -48,7 +48,7 @@ class Secret:
     """A leased secret: Vault stores ``internal_data`` and hands it back on renew and revoke."""
 
     lease: LeaseOptions = dataclasses.field(default_factory=LeaseOptions)
-    internal_data: dict[str, Any] = dataclasses.field(default_factory=dict)
+    internal_data: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False)
     lease_id: str = ""
 
 
@@ -64,7 +64,9 @@ class Request:
 
     operation: str
     path: str
-    data: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # Request and response data may carry secrets (keys written to config, issued
+    # credentials), as may stored values: none of them appears in a repr.
+    data: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False)
     id: str = ""
     secret: Secret | None = None
     headers: dict[str, list[str]] = dataclasses.field(default_factory=dict)
@@ -85,7 +87,7 @@ class Request:
 class Response:
     """What a handler returns; ``None`` instead of a Response means "nothing" (404/204)."""
 
-    data: dict[str, Any] | None = None
+    data: dict[str, Any] | None = dataclasses.field(default=None, repr=False)
     secret: Secret | None = None
     warnings: list[str] = dataclasses.field(default_factory=list)
     redirect: str = ""
@@ -173,7 +175,7 @@ class StorageError(Exception):
 @dataclasses.dataclass(frozen=True)
 class StorageEntry:
     key: str
-    value: bytes
+    value: bytes = dataclasses.field(repr=False)
     seal_wrap: bool = False
 
 

@@ -30,7 +30,7 @@ class MountConfig:
     """The stored configuration of one mount."""
 
     secret_id: str = ""
-    secret_key: str = ""
+    secret_key: str = dataclasses.field(default="", repr=False)
     region: str = ""
     cam_endpoint: str = ""
     sts_endpoint: str = ""

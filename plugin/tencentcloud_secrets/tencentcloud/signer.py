@@ -23,8 +23,9 @@ class SignedParts:
     canonical_request: str
     string_to_sign: str
     credential_scope: str
-    signature: str
-    authorization: str
+    # A signature replays for five minutes: keep it out of reprs and tracebacks.
+    signature: str = dataclasses.field(repr=False)
+    authorization: str = dataclasses.field(repr=False)
 
 
 def utc_date(timestamp: int) -> str:

@@ -80,3 +80,12 @@ def test_unexpected_exceptions_do_not_leak_their_message() -> None:
     err = translate.error_to_proto(RuntimeError("secret_key=abc123 leaked"))
     assert err.err_type == translate.ERR_INTERNAL
     assert "abc123" not in err.err_msg
+
+
+def test_reprs_carry_no_data_or_stored_values() -> None:
+    request = logical.Request(operation="update", path="config", data={"secret_key": "s3cr3t"})
+    response = logical.Response(data={"secret_key": "s3cr3t"})
+    entry = logical.StorageEntry("config", b"s3cr3t")
+    secret = logical.Secret(internal_data={"secret_key": "s3cr3t"})
+    for value in (request, response, entry, secret):
+        assert "s3cr3t" not in repr(value)
