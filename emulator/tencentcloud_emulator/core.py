@@ -184,6 +184,7 @@ class Emulator:
             params=ctx["params"],
             code=code,
             started=started,
+            injected_delay_ms=ctx.get("injected_delay_ms", 0.0),
         )
         log.info("%s %s %s %.1fms", request_id, entry.action or "-", code, entry.latency_ms)
 
@@ -243,6 +244,7 @@ class Emulator:
         ctx["params"] = raw
         verdict = self.faults.decide(action.name)
         if verdict.delay > 0:
+            ctx["injected_delay_ms"] = round(verdict.delay * 1000, 3)
             time.sleep(verdict.delay)
         if verdict.error is not None:
             raise ApiError(*verdict.error)

@@ -48,6 +48,7 @@ class Entry:
     params: dict[str, Any]
     code: str
     latency_ms: float
+    injected_delay_ms: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -69,6 +70,7 @@ class RequestLog:
         params: dict[str, Any],
         code: str,
         started: float,
+        injected_delay_ms: float = 0.0,
     ) -> Entry:
         entry = Entry(
             time=time.time(),
@@ -79,6 +81,7 @@ class RequestLog:
             params=redact(params),
             code=code,
             latency_ms=round((time.monotonic() - started) * 1000, 3),
+            injected_delay_ms=injected_delay_ms,
         )
         with self._lock:
             self._entries.append(entry)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import queue
 import subprocess
 import sys
+import threading
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 import yaml
@@ -40,6 +43,25 @@ SEED = {
         }
     ]
 }
+
+
+def _line_reader(stream: IO[str]) -> Callable[[], str]:
+    """Lines from a child's output, each awaited for at most 30 s: a failure, not a hang."""
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        for line in stream:
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+
+    def next_line() -> str:
+        try:
+            return lines.get(timeout=30)
+        except queue.Empty:
+            pytest.fail("no output from the emulator within 30 s")
+
+    return next_line
 
 
 def admin(emulator: RunningEmulator, method: str, path: str, body: Any = None) -> tuple[int, Any]:
@@ -143,10 +165,11 @@ def test_command_line(tmp_path: Path) -> None:
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
-        first = process.stdout.readline()
+        read_line = _line_reader(process.stdout)
+        first = read_line()
         assert first.startswith("tencentcloud-emulator listening on http://127.0.0.1:")
         endpoint = first.rsplit(" ", 1)[1].strip()
-        second = process.stdout.readline()
+        second = read_line()
         assert "AKID" + "S" * 32 in second
         assert "K" * 32 not in second
         with urllib.request.urlopen(f"{endpoint}/_emulator/state", timeout=10) as response:

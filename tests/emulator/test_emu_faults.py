@@ -93,6 +93,12 @@ def test_latency_is_applied_without_breaking_calls(sdk: Any, emulator: RunningEm
         {"latency": {"fixed_ms": 1, "jitter_ms": 2, "per_action": {"ListUsers": {"fixed_ms": 3}}}}
     )
     assert sdk.cam().ListUsers(models.ListUsersRequest()).Data == []
+    sdk.cam().ListGroups(models.ListGroupsRequest())
+    listed = emulator.requests("ListUsers")[-1]
+    # The delay the emulator chose (not a measured time): per-action fixed 3 ms, no jitter.
+    assert listed["injected_delay_ms"] == 3.0
+    # Other actions: the base 1 ms plus up to 2 ms of jitter.
+    assert 1.0 <= emulator.requests("ListGroups")[-1]["injected_delay_ms"] <= 3.0
     assert emulator.emulator.fault_config()["latency"]["per_action"]["ListUsers"]["fixed_ms"] == 3
 
 

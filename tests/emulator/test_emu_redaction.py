@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from tencentcloud.cam.v20190116 import models
+from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
 from tencentcloud.sts.v20180813 import models as sts_models
 
 from tencentcloud_emulator.testing import RunningEmulator
@@ -66,8 +67,10 @@ def test_no_secret_in_logs_or_admin_views(
                 }
             )
         )
-        with pytest.raises(Exception, match="WebIdentityToken"):
+        with pytest.raises(TencentCloudSDKException) as refused:
             sts.AssumeRoleWithWebIdentity(web)
+        assert refused.value.code.startswith("InvalidParameter")
+        assert "WebIdentityToken" in refused.value.message
         secrets.append(token)
 
     log_json = json.dumps(emulator.requests())

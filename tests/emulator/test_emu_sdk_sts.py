@@ -53,11 +53,13 @@ def test_assume_role_credentials_identify_as_the_role(sdk: Any, method: str) -> 
     issued = sts.AssumeRole(
         build(models.AssumeRoleRequest, RoleArn=ROLE_ARN, RoleSessionName="vault-ci", Policy=POLICY)
     )
+    after = int(time.time()) + 1
     creds = issued.Credentials
     assert creds.TmpSecretId.startswith("AKID")
     assert creds.TmpSecretKey
     assert creds.Token
-    assert before + 7200 - 5 <= issued.ExpiredTime <= before + 7200 + 5
+    # Issued somewhere between before and after, for the default 7200 s.
+    assert before + 7200 <= issued.ExpiredTime <= after + 7200
     assert issued.Expiration.endswith("Z")
     assert "T" in issued.Expiration
 
@@ -71,6 +73,7 @@ def test_assume_role_credentials_identify_as_the_role(sdk: Any, method: str) -> 
 
 
 def test_assume_role_by_role_id_arn_and_duration(sdk: Any) -> None:
+    before = int(time.time())
     issued = sdk.sts().AssumeRole(
         build(
             models.AssumeRoleRequest,
@@ -79,7 +82,8 @@ def test_assume_role_by_role_id_arn_and_duration(sdk: Any) -> None:
             DurationSeconds=900,
         )
     )
-    assert issued.ExpiredTime - int(time.time()) <= 900
+    after = int(time.time()) + 1
+    assert before + 900 <= issued.ExpiredTime <= after + 900
 
 
 def test_assume_role_errors(sdk: Any, error_code: ErrorCode) -> None:
@@ -107,10 +111,12 @@ def test_assume_role_errors(sdk: Any, error_code: ErrorCode) -> None:
 
 def test_federation_token(sdk: Any, error_code: ErrorCode) -> None:
     sts = sdk.sts()
+    before = int(time.time())
     issued = sts.GetFederationToken(
         build(models.GetFederationTokenRequest, Name="app", Policy=POLICY)
     )
-    assert issued.ExpiredTime - int(time.time()) <= 1800
+    after = int(time.time()) + 1
+    assert before + 1800 <= issued.ExpiredTime <= after + 1800  # the default duration
     creds = issued.Credentials
     me = sdk.sts(creds.TmpSecretId, creds.TmpSecretKey, creds.Token).GetCallerIdentity(
         models.GetCallerIdentityRequest()
