@@ -11,7 +11,8 @@ import threading
 from typing import TYPE_CHECKING
 
 from tencentcloud_secrets import framework as fw
-from tencentcloud_secrets.paths.config import CONFIG_KEY, ConfigPaths
+from tencentcloud_secrets.clients import client_from_config
+from tencentcloud_secrets.paths.config import CONFIG_KEY, ConfigPaths, MountConfig, read_config
 from tencentcloud_secrets.paths.roles import RolePaths
 from tencentcloud_secrets_shim import logical
 
@@ -19,12 +20,12 @@ if TYPE_CHECKING:
     from tencentcloud_secrets.tencentcloud.client import TencentCloudClient
 
 BACKEND_HELP = """\
-The Tencent Cloud secrets engine issues short-lived Tencent Cloud credentials: API keys of
-CAM sub-users that it creates for each lease and deletes when the lease ends, and STS
-temporary credentials (AssumeRole, GetFederationToken).
+The Tencent Cloud secrets engine manages short-lived Tencent Cloud credentials: API keys of
+CAM sub-users created for a lease and deleted when it ends, and STS temporary credentials
+(AssumeRole, GetFederationToken).
 
-Configure how the engine reaches Tencent Cloud with the "config" path, then describe what
-clients get with "roles/<name>".
+Configure how the engine reaches Tencent Cloud with the "config" path, and describe what
+clients may get with "roles/<name>".
 """
 
 
@@ -42,6 +43,13 @@ class TencentCloudBackend(fw.Backend):
             invalidate_func=self._invalidate,
             clean_func=self.reset_client,
         )
+
+    def client(self, storage: logical.Storage) -> TencentCloudClient:
+        """The mount's client, built from the stored configuration on first use."""
+        with self._client_lock:
+            if self._client is None:
+                self._client = client_from_config(read_config(storage) or MountConfig())
+            return self._client
 
     def reset_client(self) -> None:
         """Forget the cached client; the next call builds one from the stored config."""

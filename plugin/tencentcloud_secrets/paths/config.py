@@ -73,8 +73,8 @@ FIELDS = {
     ),
     "region": fw.Field(
         fw.FieldType.STRING,
-        "Region for STS calls, for example ap-guangzhou. Defaults to TENCENTCLOUD_REGION, "
-        "then ap-guangzhou.",
+        "Region for STS calls, for example ap-guangzhou. Unset: the TENCENTCLOUD_REGION "
+        "environment variable of the Vault server, else ap-guangzhou.",
     ),
     "cam_endpoint": fw.Field(
         fw.FieldType.STRING,
@@ -212,5 +212,5 @@ of type cam_user, and sts:AssumeRole / sts:GetFederationToken for the other type
 
 cam_endpoint and sts_endpoint point the engine elsewhere, for example at the local emulator:
   vault write tencentcloud/config secret_id=... secret_key=... \\
-      cam_endpoint=http://127.0.0.1:9123 sts_endpoint=http://127.0.0.1:9123
+      cam_endpoint=http://127.0.0.1:9400 sts_endpoint=http://127.0.0.1:9400
 """

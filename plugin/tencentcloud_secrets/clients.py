@@ -1,0 +1,53 @@
+"""Build the mount's Tencent Cloud client from its stored configuration.
+
+The one place where configuration turns into credentials, endpoints, retries and timeouts,
+so every path gets the same client and a config change reaches all of them at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from tencentcloud_secrets.paths.config import MountConfig
+
+if TYPE_CHECKING:
+    from tencentcloud_secrets.tencentcloud.client import TencentCloudClient
+
+# STS needs a region; CAM ignores it. Used when neither the mount nor the environment says.
+DEFAULT_REGION = "ap-guangzhou"
+
+
+def client_from_config(
+    config: MountConfig, *, environ: Mapping[str, str] | None = None
+) -> TencentCloudClient:
+    from tencentcloud_secrets.tencentcloud import (
+        INTL_ROOT_DOMAIN,
+        Credentials,
+        Endpoint,
+        EndpointResolver,
+        RetryPolicy,
+        TencentCloudClient,
+        Timeouts,
+        default_chain,
+        region_from_environment,
+    )
+    from tencentcloud_secrets.tencentcloud.endpoints import DEFAULT_ROOT_DOMAIN
+
+    configured = Credentials(config.secret_id, config.secret_key) if config.secret_id else None
+    overrides = {
+        service: Endpoint.parse(url)
+        for service, url in (("cam", config.cam_endpoint), ("sts", config.sts_endpoint))
+        if url
+    }
+    resolver = EndpointResolver(
+        root_domain=INTL_ROOT_DOMAIN if config.international else DEFAULT_ROOT_DOMAIN,
+        overrides=overrides,
+    )
+    return TencentCloudClient(
+        default_chain(configured, environ=environ),
+        region=region_from_environment(config.region, environ) or DEFAULT_REGION,
+        endpoints=resolver,
+        retry=RetryPolicy(max_attempts=config.max_retries + 1),
+        timeouts=Timeouts(read=float(config.request_timeout)),
+    )
