@@ -43,10 +43,6 @@ def invalid_parameter(name: str, why: str = "has an invalid type") -> ApiError:
     return ApiError("InvalidParameter", f"The value of parameter `{name}` {why}.")
 
 
-def invalid_parameter_value(name: str, why: str = "is out of range") -> ApiError:
-    return ApiError("InvalidParameterValue", f"The value of parameter `{name}` {why}.")
-
-
 def request_limit_exceeded(action: str) -> ApiError:
     return ApiError("RequestLimitExceeded", f"Your request rate for `{action}` is over the limit.")
 
@@ -82,7 +78,3 @@ def signature_failure() -> ApiError:
 
 def token_failure(why: str) -> ApiError:
     return ApiError("AuthFailure.TokenFailure", f"The security token {why}.")
-
-
-def unauthorized_operation(why: str) -> ApiError:
-    return ApiError("AuthFailure.UnauthorizedOperation", why)

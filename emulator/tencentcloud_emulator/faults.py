@@ -13,6 +13,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from . import exceptions
+
 # Documented or conservative per-action rates (requests per second). CAM documents 20/s for its
 # write APIs and AddUser; STS documents 600/s for AssumeRole and GetFederationToken and 20/s
 # for AssumeRoleWithWebIdentity. Actions not listed use ``default_rate``.
@@ -151,10 +153,8 @@ class FaultPlan:
         with self._lock:
             delay = self.per_action_latency.get(action, self.latency).sample(self._rng)
             if self.throttle_enabled and not self._bucket(action).take():
-                code = "RequestLimitExceeded"
-                return Verdict(
-                    (code, f"Your request rate for `{action}` is over the limit."), delay=delay
-                )
+                limited = exceptions.request_limit_exceeded(action)
+                return Verdict((limited.code, limited.message), delay=delay)
             for rule in self.rules:
                 if rule.matches(action) and rule.fire(self._rng):
                     if rule.drop:

@@ -145,9 +145,6 @@ class Path:
             return None
         return {name: value for name, value in found.groupdict().items() if value is not None}
 
-    def capture_names(self) -> frozenset[str]:
-        return frozenset(self._regex.groupindex)
-
 
 def path_append(*groups: Iterable[Path]) -> list[Path]:
     """Concatenate lists of paths (one list per endpoint family)."""
