@@ -239,14 +239,19 @@ class Backend:
         return secret.handle_revoke(request)
 
     def _handle_rollback(self, request: logical.Request) -> logical.Response | None:
-        """Run the periodic hook, then replay stale WAL entries; report what failed."""
+        """Run the periodic hook, then replay stale WAL entries; report what failed.
+
+        As in Vault, a failed periodic function is an error (Vault logs it), while WAL
+        entries that could not be rolled back come back as an error response.
+        """
         problems: list[str] = []
+        periodic_error: logical.LogicalError | None = None
         if self.periodic_func is not None:
             periodic = self.periodic_func
             try:
                 self._guarded(request, lambda: periodic(request))
             except logical.LogicalError as exc:
-                problems.append(f"periodic function failed: {exc}")
+                periodic_error = exc
         if self.wal_rollback:
             storage = self._storage(request)
             failures = rollback_wal(
@@ -257,6 +262,9 @@ class Backend:
                 now=self._clock(),
             )
             problems.extend(failure.describe() for failure in failures)
+        if periodic_error is not None:
+            message = f"periodic function failed: {periodic_error}"
+            raise logical.CodedError(500, "; ".join([message, *problems]))
         if problems:
             return logical.error_response("; ".join(problems))
         return None

@@ -28,7 +28,8 @@ class FieldProblem:
 class FieldData:
     """The raw parameters of one request (body plus path captures) and their schema.
 
-    A raw ``None`` (JSON null) counts as "not provided", so the default applies.
+    A raw ``None`` (JSON null) is provided and means the type's zero value, as in Vault:
+    ``{"region": null}`` on an update clears the field; the default does not apply.
     """
 
     def __init__(self, raw: Mapping[str, Any], schema: Mapping[str, Field]) -> None:
@@ -40,7 +41,7 @@ class FieldData:
         problems: list[FieldProblem] = []
         for name in sorted(self.raw):
             field = self.schema.get(name)
-            if field is None or self.raw[name] is None:
+            if field is None or self.raw[name] is None:  # null parses to the zero value
                 continue
             try:
                 field.type.parse(self.raw[name])
@@ -60,15 +61,16 @@ class FieldData:
             raise KeyError(f"field {name!r} is not declared on this path") from None
 
     def is_set(self, name: str) -> bool:
-        """True when the request carried a (non-null) value for ``name``."""
-        return self.raw.get(name) is not None
+        """True when the request carried ``name``, even as null."""
+        return name in self.raw
 
     def get_ok(self, name: str) -> tuple[Any, bool]:
         """The parsed value and True, or the default-or-zero and False when not provided."""
         field = self._field(name)
         if not self.is_set(name):
             return field.default_or_zero(), False
-        return field.type.parse(self.raw[name]), True
+        raw = self.raw[name]
+        return (field.type.zero() if raw is None else field.type.parse(raw)), True
 
     def get(self, name: str) -> Any:
         """The parsed value, else the field's default, else its type's zero value."""

@@ -304,7 +304,7 @@ def test_field_data_defaults_and_presence() -> None:
     assert data.get("ttl") == 3600
     assert data.get_ok("ttl") == (3600, False)
     assert data.get_ok("count") == (3, True)
-    assert data.get("tags") == []  # JSON null means "not provided"
+    assert data.get_ok("tags") == ([], True)  # JSON null: provided, the zero value
     assert data.get_first("new", "old") == ("x", True)
     assert data.get_int("count") == 3
     with pytest.raises(KeyError):
@@ -337,3 +337,11 @@ def test_sensitive_marks_display_attrs() -> None:
     assert attrs.sensitive
     assert fw.Field().effective_display_attrs() is None
     assert f.parse_string(1) == "1"
+
+
+def test_null_is_the_zero_value_not_the_default() -> None:
+    schema = {"ttl": fw.Field(T.DURATION_SECOND, default="1h"), "name": fw.Field(T.STRING)}
+    data = fw.FieldData({"ttl": None, "name": None}, schema)
+    assert data.validate() == []
+    assert data.get_ok("ttl") == (0, True)
+    assert data.get_ok("name") == ("", True)
