@@ -22,6 +22,7 @@ from grpclib.health.v1.health_grpc import HealthStub
 from grpclib.health.v1.health_pb2 import HealthCheckRequest, HealthCheckResponse
 
 from tencentcloud_secrets import PLUGIN_VERSION
+from tencentcloud_secrets_shim._proto.goplugin import controller_grpc, controller_pb2
 from tencentcloud_secrets_shim._proto.vault import multiplexing_grpc, multiplexing_pb2
 from tencentcloud_secrets_shim._proto.vault.logical import version_grpc, version_pb2
 from tools.vaultserver import PLUGIN_BIN, vault_like_certificate
@@ -211,3 +212,26 @@ def test_metadata_mode_serves_plaintext(built: None) -> None:
         if proc.poll() is None:
             proc.kill()
         proc.wait(10)
+
+
+def test_controller_shutdown_exits_cleanly(
+    launched: tuple[subprocess.Popen[str], str, Path, Path],
+) -> None:
+    proc, line, cert_path, key_path = launched
+    match = HANDSHAKE.match(line)
+    assert match
+
+    async def shutdown() -> None:
+        channel = Channel(
+            path=match["path"],
+            ssl=_client_ssl(cert_path, key_path, match["cert"]),
+            config=Configuration(ssl_target_name_override="localhost"),
+        )
+        try:
+            await controller_grpc.GRPCControllerStub(channel).Shutdown(controller_pb2.Empty())
+        finally:
+            channel.close()
+
+    asyncio.run(shutdown())
+    assert proc.wait(10) == 0
+    assert not Path(match["path"]).exists()
