@@ -4,6 +4,9 @@ plain requests. The HTTP server and the test helpers are thin layers over it.
 Pipeline per API call, in the gateway's order: route (version, action) -> authenticate ->
 throttle and injected faults -> parameters -> handler under the world lock -> envelope. The
 emulator's own log lines carry action, outcome and latency only; never parameters.
+
+Injected faults that are not an error envelope leave ``handle`` as exceptions (``DropConnection``,
+``BrokenAnswer``) for the HTTP layer to act out; each is in the request log first.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from . import actions, auth, exceptions, params, seed
-from .exceptions import ApiError, DropConnection
+from .exceptions import ApiError, BrokenAnswer, DropConnection
 from .faults import FaultPlan
 from .models import Env, Quotas
 from .requestlog import RequestLog
@@ -141,7 +144,11 @@ class Emulator:
     # ---- the public API -----------------------------------------------------------------
 
     def handle(self, request: Request) -> tuple[int, dict[str, Any]]:
-        """Answer one Tencent Cloud API request; raises DropConnection for dropped responses."""
+        """Answer one Tencent Cloud API request.
+
+        Raises ``DropConnection`` when the connection must close unanswered and ``BrokenAnswer``
+        when the answer must not be an envelope (both injected faults).
+        """
         started = time.monotonic()
         request_id = str(uuid.uuid4())
         ctx: dict[str, Any] = {
@@ -154,8 +161,8 @@ class Emulator:
             body = self._call(request, ctx)
             code = "Success"
             response: dict[str, Any] = {**body, "RequestId": request_id}
-        except DropConnection:
-            self._record(request_id, ctx, "Dropped", started)
+        except (DropConnection, BrokenAnswer) as fault:
+            self._record(request_id, ctx, fault.code, started, request.headers)
             raise
         except ApiError as err:
             code = err.code
@@ -172,16 +179,24 @@ class Emulator:
                 "Error": {"Code": internal.code, "Message": internal.message},
                 "RequestId": request_id,
             }
-        self._record(request_id, ctx, code, started)
+        self._record(request_id, ctx, code, started, request.headers)
         return 200, {"Response": response}
 
-    def _record(self, request_id: str, ctx: dict[str, Any], code: str, started: float) -> None:
+    def _record(
+        self,
+        request_id: str,
+        ctx: dict[str, Any],
+        code: str,
+        started: float,
+        headers: Mapping[str, str],
+    ) -> None:
         entry = self.requests.record(
             request_id=request_id,
             service=ctx["service"],
             action=ctx["action"],
             secret_id=ctx["secret_id"],
             params=ctx["params"],
+            headers=headers,
             code=code,
             started=started,
             injected_delay_ms=ctx.get("injected_delay_ms", 0.0),
@@ -248,12 +263,18 @@ class Emulator:
             time.sleep(verdict.delay)
         if verdict.error is not None:
             raise ApiError(*verdict.error)
+        if verdict.drop == "before":
+            raise DropConnection(ran=False)
+        if verdict.http_status is not None:
+            raise exceptions.gateway_error_page(verdict.http_status)
+        if verdict.garbage:
+            raise exceptions.not_json()
         checked = params.check(raw, action.fields, typed=typed)
         ctx["params"] = checked.as_dict()
         with self.lock:
             result = action.handler(actions.Call(self.world, principal), checked)
-        if verdict.drop:
-            raise DropConnection()
+        if verdict.drop == "after":
+            raise DropConnection(ran=True)
         return result
 
 

@@ -6,6 +6,8 @@ are written for the caller and never contain a secret, a signature or a token.
 
 from __future__ import annotations
 
+from http import HTTPStatus
+
 
 class ApiError(Exception):
     """An error the service reports in the response body; callers branch on ``code``."""
@@ -17,7 +19,29 @@ class ApiError(Exception):
 
 
 class DropConnection(Exception):  # noqa: N818 - a control-flow signal, not an error
-    """Close the connection without answering (injected fault; the action already took effect)."""
+    """Close the connection without answering (injected fault). ``ran`` says whether the action
+    took effect first: the caller cannot tell the two apart, which is what it must cope with."""
+
+    def __init__(self, *, ran: bool) -> None:
+        super().__init__("dropped after the action ran" if ran else "dropped before the action")
+        self.ran = ran
+
+    @property
+    def code(self) -> str:
+        """The outcome the request log records."""
+        return "Dropped" if self.ran else "DroppedBefore"
+
+
+class BrokenAnswer(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """Answer with something that is not an API 3.0 envelope (injected fault; the action did not
+    run): a gateway's error page, or a 200 whose body is not JSON."""
+
+    def __init__(self, status: int, content_type: str, body: bytes, code: str) -> None:
+        super().__init__(code)
+        self.status = status
+        self.content_type = content_type
+        self.body = body
+        self.code = code
 
 
 # Common errors of the API gateway.
@@ -78,3 +102,25 @@ def signature_failure() -> ApiError:
 
 def token_failure(why: str) -> ApiError:
     return ApiError("AuthFailure.TokenFailure", f"The security token {why}.")
+
+
+# Answers that are not API 3.0 envelopes (injected faults only).
+
+
+def gateway_error_page(status: int) -> BrokenAnswer:
+    """The HTML page a load balancer answers with when it cannot reach the service."""
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Error"
+    page = (
+        f"<html>\r\n<head><title>{status} {phrase}</title></head>\r\n<body>\r\n"
+        f"<center><h1>{status} {phrase}</h1></center>\r\n</body>\r\n</html>\r\n"
+    )
+    return BrokenAnswer(status, "text/html", page.encode(), f"HTTP{status}")
+
+
+def not_json() -> BrokenAnswer:
+    """HTTP 200 with a page instead of JSON, as a captive portal or an intercepting proxy sends."""
+    page = "<html><head><title>Notice</title></head><body>Please sign in.</body></html>\r\n"
+    return BrokenAnswer(200, "text/html", page.encode(), "Garbage")

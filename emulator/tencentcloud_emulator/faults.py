@@ -1,4 +1,6 @@
-"""Fault injection and realism: injected errors, throttling, latency, dropped responses.
+"""Fault injection and realism: injected errors, throttling, latency, and the failures of the
+network between a client and the API (connections closed before or after the action ran,
+gateway error pages, answers that are not JSON).
 
 The configuration is plain data (JSON or YAML), set at start and replaced at run time through
 the admin plane; ``FaultPlan.to_dict`` gives it back with each rule's counters.
@@ -11,7 +13,7 @@ import random
 import threading
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from . import exceptions
 
@@ -32,13 +34,23 @@ class ConfigError(ValueError):
     """A fault configuration that cannot be applied."""
 
 
+DropWhen = Literal["before", "after"]
+
+
 @dataclasses.dataclass
 class FaultRule:
-    """Fail matching calls with ``code`` (or drop the answer when ``drop``).
+    """Fail matching calls in one of four ways, none of which changes state unless noted.
+
+    - ``code`` (default): the API error envelope with that code and ``message``.
+    - ``drop``: close the connection unanswered; ``"before"`` the action runs, ``"after"``
+      (or ``true``) once it has taken effect, so the caller cannot tell whether it ran.
+    - ``http_status``: a gateway error page with that status (400-599), not JSON.
+    - ``garbage``: HTTP 200 with a body that is not JSON, as an intercepting proxy answers.
 
     ``nth`` fires on the Nth matching call counted from installation (and ``times`` calls from
     there, default 1); ``probability`` fires each eligible call at random; with neither, every
-    matching call fires until ``times`` is used up.
+    matching call fires until ``times`` is used up. Every rule counts every call to its action
+    (``seen``), whether or not an earlier rule fired on it.
     """
 
     action: str = "*"
@@ -47,24 +59,48 @@ class FaultRule:
     nth: int | None = None
     probability: float | None = None
     times: int | None = None
-    drop: bool = False
+    drop: bool | DropWhen = False
+    http_status: int | None = None
+    garbage: bool = False
     seen: int = 0
     fired: int = 0
+
+    def __post_init__(self) -> None:
+        # ``drop: true`` predates ``before``; it keeps meaning "after the action ran".
+        if self.drop is True:
+            self.drop = "after"
+        if self.drop not in (False, "before", "after"):
+            raise ConfigError("drop is one of false, true, 'before', 'after'")
+        if self.http_status is not None and not 400 <= self.http_status <= 599:
+            raise ConfigError("http_status must be an error status (400-599)")
+        kinds = [bool(self.drop), self.http_status is not None, bool(self.garbage)]
+        if sum(kinds) > 1:
+            raise ConfigError("a rule sets at most one of drop, http_status and garbage")
+        if self.probability is not None and not 0 <= self.probability <= 1:
+            raise ConfigError("probability must be between 0 and 1")
+        if self.nth is not None and self.nth < 1:
+            raise ConfigError("nth counts from 1")
 
     def matches(self, action: str) -> bool:
         return self.action in ("*", action)
 
-    def fire(self, rng: random.Random) -> bool:
-        self.seen += 1
+    def due(self, rng: random.Random) -> bool:
+        """Whether this rule fires on the call just counted in ``seen``."""
         limit = self.times if self.times is not None else (1 if self.nth is not None else None)
         if limit is not None and self.fired >= limit:
             return False
         if self.nth is not None and self.seen < self.nth:
             return False
-        if self.probability is not None and rng.random() >= self.probability:
-            return False
-        self.fired += 1
-        return True
+        return self.probability is None or rng.random() < self.probability
+
+    def verdict(self, delay: float) -> Verdict:
+        if self.drop:
+            return Verdict(drop="before" if self.drop == "before" else "after", delay=delay)
+        if self.http_status is not None:
+            return Verdict(http_status=self.http_status, delay=delay)
+        if self.garbage:
+            return Verdict(garbage=True, delay=delay)
+        return Verdict((self.code, self.message), delay=delay)
 
 
 @dataclasses.dataclass
@@ -96,7 +132,9 @@ class Verdict:
     """What to do with one call before it reaches its handler."""
 
     error: tuple[str, str] | None = None
-    drop: bool = False
+    drop: bool | DropWhen = False
+    http_status: int | None = None
+    garbage: bool = False
     delay: float = 0.0
 
 
@@ -126,11 +164,6 @@ class FaultPlan:
             base = Latency(**_known(latency, Latency))
         except (TypeError, AttributeError) as err:
             raise ConfigError(f"bad fault configuration: {err}") from None
-        for rule in rules:
-            if rule.probability is not None and not 0 <= rule.probability <= 1:
-                raise ConfigError("probability must be between 0 and 1")
-            if rule.nth is not None and rule.nth < 1:
-                raise ConfigError("nth counts from 1")
         with self._lock:
             self.rules = rules
             self.throttle_enabled = bool(throttle.get("enabled", True))
@@ -155,11 +188,13 @@ class FaultPlan:
             if self.throttle_enabled and not self._bucket(action).take():
                 limited = exceptions.request_limit_exceeded(action)
                 return Verdict((limited.code, limited.message), delay=delay)
-            for rule in self.rules:
-                if rule.matches(action) and rule.fire(self._rng):
-                    if rule.drop:
-                        return Verdict(drop=True, delay=delay)
-                    return Verdict((rule.code, rule.message), delay=delay)
+            matching = [rule for rule in self.rules if rule.matches(action)]
+            for rule in matching:
+                rule.seen += 1
+            for rule in matching:
+                if rule.due(self._rng):
+                    rule.fired += 1
+                    return rule.verdict(delay)
             return Verdict(delay=delay)
 
     def _bucket(self, action: str) -> TokenBucket:

@@ -1,5 +1,6 @@
 """The request log and per-action counters. Never records a secret: parameters pass through
-``redact`` before they are stored, and response bodies are not stored at all."""
+``redact`` and headers through ``redact_headers`` before they are stored, and response bodies
+are not stored at all."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import collections
 import dataclasses
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any
 
 REDACTED = "***"
@@ -38,6 +40,30 @@ def redact(value: Any) -> Any:
     return value
 
 
+# Headers whose whole value is a credential.
+SECRET_HEADERS = frozenset({"x-tc-token", "cookie", "proxy-authorization"})
+_SIGNATURE = "Signature="
+
+
+def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """Headers as received (names lowercased), with the token and the signature replaced.
+
+    The rest of a TC3 ``Authorization`` (algorithm, SecretId, date, service, signed headers) is
+    kept: it is not secret, and it shows which key and scope a client signed with.
+    """
+    out: dict[str, str] = {}
+    for name, value in headers.items():
+        key = name.lower()
+        if key in SECRET_HEADERS:
+            out[key] = REDACTED
+        elif key == "authorization" and value.strip() != "SKIP":
+            head, found, _ = value.partition(_SIGNATURE)
+            out[key] = head + _SIGNATURE + REDACTED if found else REDACTED
+        else:
+            out[key] = value
+    return out
+
+
 @dataclasses.dataclass(frozen=True)
 class Entry:
     time: float
@@ -49,6 +75,7 @@ class Entry:
     code: str
     latency_ms: float
     injected_delay_ms: float = 0.0
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -71,6 +98,7 @@ class RequestLog:
         code: str,
         started: float,
         injected_delay_ms: float = 0.0,
+        headers: Mapping[str, str] | None = None,
     ) -> Entry:
         entry = Entry(
             time=time.time(),
@@ -82,6 +110,7 @@ class RequestLog:
             code=code,
             latency_ms=round((time.monotonic() - started) * 1000, 3),
             injected_delay_ms=injected_delay_ms,
+            headers=redact_headers(headers or {}),
         )
         with self._lock:
             self._entries.append(entry)

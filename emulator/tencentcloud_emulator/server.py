@@ -16,7 +16,7 @@ from typing import Any
 
 from . import admin
 from .core import Emulator, Request
-from .exceptions import DropConnection
+from .exceptions import BrokenAnswer, DropConnection
 
 log = logging.getLogger("tencentcloud_emulator.server")
 
@@ -68,16 +68,22 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             status, payload = emulator.handle(request)
         except DropConnection:
-            # The action took effect; the caller sees the connection close with no answer.
+            # Before or after the action ran, the caller sees the connection close unanswered.
             self.close_connection = True
+            return
+        except BrokenAnswer as broken:
+            self._send_bytes(broken.status, broken.content_type, broken.body)
             return
         self._send(status, payload)
 
     def _send(self, status: int, payload: Any) -> None:
         data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        self.send_response(status)
         # Exactly "application/json": the official SDKs only parse errors under that type.
-        self.send_header("Content-Type", "application/json")
+        self._send_bytes(status, "application/json", data)
+
+    def _send_bytes(self, status: int, content_type: str, data: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)

@@ -84,7 +84,7 @@ class Raw:
 
     emu: RunningEmulator
 
-    def send(
+    def exchange(
         self,
         action: str,
         params: dict[str, Any] | None = None,
@@ -100,7 +100,8 @@ class Raw:
         authorization: str | None = None,
         region: str | None = "ap-guangzhou",
         headers: dict[str, str] | None = None,
-    ) -> dict[str, Any]:
+    ) -> tuple[int, str, bytes]:
+        """Send one request; the answer as it came: status, Content-Type and body."""
         payload = body if body is not None else json.dumps(params or {}).encode()
         ts = int(time.time()) if timestamp is None else timestamp
         signed = sign(
@@ -129,12 +130,17 @@ class Raw:
         try:
             conn.request("POST", "/", body=payload, headers=sent)
             response = conn.getresponse()
-            assert response.status == 200
-            assert response.getheader("Content-Type") == "application/json"
-            answer: dict[str, Any] = json.loads(response.read())["Response"]
-            return answer
+            return response.status, response.getheader("Content-Type") or "", response.read()
         finally:
             conn.close()
+
+    def send(self, action: str, params: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
+        """An API call that must be answered with an envelope; its ``Response`` object."""
+        status, content_type, body = self.exchange(action, params, **kw)
+        assert status == 200
+        assert content_type == "application/json"
+        answer: dict[str, Any] = json.loads(body)["Response"]
+        return answer
 
     def code(self, action: str, params: dict[str, Any] | None = None, **kw: Any) -> str:
         response = self.send(action, params, **kw)

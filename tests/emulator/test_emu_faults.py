@@ -1,8 +1,11 @@
-"""Injected errors, throttling, latency and dropped responses behave as configured.
-No test asserts a timing: throttling is made deterministic with a near-zero refill rate."""
+"""Injected errors, throttling, latency, dropped connections, gateway error pages and answers
+that are not JSON behave as configured. No test asserts a timing: throttling is made
+deterministic with a near-zero refill rate."""
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
 from collections.abc import Callable
 from typing import Any
@@ -78,14 +81,95 @@ def test_throttling_can_be_disabled(sdk: Any, emulator: RunningEmulator) -> None
         add_user(cam, f"free{n}")
 
 
-def test_dropped_response_still_takes_effect(sdk: Any, emulator: RunningEmulator) -> None:
-    emulator.set_faults({"faults": [{"action": "AddUser", "nth": 1, "drop": True}]})
+def user_names(emulator: RunningEmulator) -> list[str]:
+    return [u["Name"] for u in emulator.state["accounts"][0]["Users"]]
+
+
+@pytest.mark.parametrize("drop", [True, "after"])
+def test_dropped_response_still_takes_effect(
+    sdk: Any, emulator: RunningEmulator, drop: object
+) -> None:
+    emulator.set_faults({"faults": [{"action": "AddUser", "nth": 1, "drop": drop}]})
     cam = sdk.cam()
     with pytest.raises(TencentCloudSDKException) as info:
         add_user(cam, "ghost")
     assert info.value.code == "ClientNetworkError"
-    assert [u["Name"] for u in emulator.state["accounts"][0]["Users"]] == ["ghost"]
+    assert user_names(emulator) == ["ghost"]
     assert emulator.requests("AddUser")[-1]["code"] == "Dropped"
+    # ``true`` is the older spelling of "after".
+    assert emulator.emulator.fault_config()["faults"][0]["drop"] == "after"
+
+
+def test_connection_dropped_before_the_action_changes_nothing(
+    sdk: Any, emulator: RunningEmulator
+) -> None:
+    emulator.set_faults({"faults": [{"action": "AddUser", "nth": 1, "drop": "before"}]})
+    cam = sdk.cam()
+    with pytest.raises(TencentCloudSDKException) as info:
+        add_user(cam, "never-made")
+    assert info.value.code == "ClientNetworkError"
+    assert user_names(emulator) == []
+    add_user(cam, "made")
+    assert user_names(emulator) == ["made"]
+    assert [e["code"] for e in emulator.requests("AddUser")] == ["DroppedBefore", "Success"]
+
+
+def test_http_status_is_an_error_page_and_the_action_does_not_run(
+    raw: Any, emulator: RunningEmulator
+) -> None:
+    emulator.set_faults({"faults": [{"action": "AddUser", "nth": 1, "http_status": 502}]})
+    status, content_type, body = raw.exchange("AddUser", {"Name": "behind-gateway"})
+    assert status == 502
+    assert content_type == "text/html"
+    assert b"502 Bad Gateway" in body
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(body)
+    assert user_names(emulator) == []
+    assert emulator.requests("AddUser")[-1]["code"] == "HTTP502"
+    assert raw.code("AddUser", {"Name": "behind-gateway"}) == "Success"
+
+
+def test_http_500_through_the_sdk(sdk: Any, emulator: RunningEmulator) -> None:
+    emulator.set_faults({"faults": [{"action": "ListUsers", "http_status": 500}]})
+    with pytest.raises(TencentCloudSDKException) as info:
+        sdk.cam().ListUsers(models.ListUsersRequest())
+    assert info.value.code == "ServerNetworkError"
+    assert emulator.counters()["ListUsers"] == {"calls": 1, "HTTP500": 1}
+
+
+def test_garbage_is_a_200_that_is_not_json_and_the_action_does_not_run(
+    raw: Any, emulator: RunningEmulator
+) -> None:
+    emulator.set_faults({"faults": [{"action": "AddUser", "garbage": True}]})
+    status, content_type, body = raw.exchange("AddUser", {"Name": "proxied"})
+    assert status == 200
+    assert content_type != "application/json"
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(body)
+    assert user_names(emulator) == []
+    assert emulator.requests("AddUser")[-1]["code"] == "Garbage"
+
+
+def test_rules_for_one_action_fire_in_turn(raw: Any, emulator: RunningEmulator) -> None:
+    # Every rule counts every AddUser, so nth 1, 2, 3 script the first three calls.
+    emulator.set_faults(
+        {
+            "faults": [
+                {"action": "AddUser", "nth": 1, "http_status": 500},
+                {"action": "AddUser", "nth": 2, "garbage": True},
+                {"action": "AddUser", "nth": 3, "drop": "after"},
+                {"action": "AddUser", "nth": 4, "drop": "before"},
+            ]
+        }
+    )
+    for name in ("a", "b", "c", "d"):
+        with contextlib.suppress(http.client.HTTPException, ConnectionError):
+            raw.exchange("AddUser", {"Name": name})
+    assert raw.code("AddUser", {"Name": "e"}) == "Success"
+    assert user_names(emulator) == ["c", "e"]
+    codes = [e["code"] for e in emulator.requests("AddUser")]
+    assert codes == ["HTTP500", "Garbage", "Dropped", "DroppedBefore", "Success"]
+    assert [r["fired"] for r in emulator.emulator.fault_config()["faults"]] == [1, 1, 1, 1]
 
 
 def test_latency_is_applied_without_breaking_calls(sdk: Any, emulator: RunningEmulator) -> None:
@@ -107,6 +191,12 @@ def test_bad_fault_configuration_is_refused(emulator: RunningEmulator) -> None:
         emulator.set_faults({"fautls": []})
     with pytest.raises(ValueError, match="probability"):
         emulator.set_faults({"faults": [{"probability": 2}]})
+    with pytest.raises(ValueError, match="drop"):
+        emulator.set_faults({"faults": [{"drop": "sideways"}]})
+    with pytest.raises(ValueError, match="http_status"):
+        emulator.set_faults({"faults": [{"http_status": 200}]})
+    with pytest.raises(ValueError, match="at most one"):
+        emulator.set_faults({"faults": [{"garbage": True, "drop": "before"}]})
 
 
 def test_faults_at_start(emulator_factory: Callable[..., RunningEmulator]) -> None:

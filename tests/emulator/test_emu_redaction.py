@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import urllib.parse
 import urllib.request
 from typing import Any
@@ -14,6 +15,7 @@ from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentClo
 from tencentcloud.sts.v20180813 import models as sts_models
 
 from tencentcloud_emulator.testing import RunningEmulator
+from tencentcloud_secrets.tencentcloud.signer import sign
 
 
 def admin_get(emulator: RunningEmulator, path: str) -> str:
@@ -93,3 +95,47 @@ def test_no_secret_in_logs_or_admin_views(
     assert logged["Password"] == "***"
     assert logged["Name"] == "secretive-post"
     assert "AccessKeyId" in admin_get(emulator, "state")
+
+
+def test_logged_headers_keep_the_scope_but_not_the_signature_or_token(
+    sdk: Any, raw: Any, emulator: RunningEmulator
+) -> None:
+    assume = sts_models.AssumeRoleRequest()
+    assume.from_json_string(
+        json.dumps(
+            {
+                "RoleArn": "qcs::cam::uin/100000000001:roleName/vault-demo-role",
+                "RoleSessionName": "headers",
+            }
+        )
+    )
+    creds = sdk.sts().AssumeRole(assume).Credentials
+    stamp = int(time.time())
+    signed = sign(
+        secret_id=creds.TmpSecretId,
+        secret_key=creds.TmpSecretKey,
+        service="sts",
+        host=emulator.host_port,
+        timestamp=stamp,
+        payload=b"{}",
+        content_type="application/json",
+    )
+    answer = raw.code(
+        "GetCallerIdentity",
+        service="sts",
+        secret_id=creds.TmpSecretId,
+        secret_key=creds.TmpSecretKey,
+        token=creds.Token,
+        timestamp=stamp,
+    )
+    assert answer == "Success"
+    headers = emulator.requests("GetCallerIdentity")[-1]["headers"]
+    assert headers["authorization"] == signed.authorization.replace(signed.signature, "***")
+    assert headers["authorization"].startswith(f"TC3-HMAC-SHA256 Credential={creds.TmpSecretId}/")
+    assert headers["x-tc-token"] == "***"
+    assert headers["x-tc-timestamp"] == str(stamp)
+    assert headers["x-tc-region"] == "ap-guangzhou"
+    views = [json.dumps(emulator.requests()), admin_get(emulator, "requests")]
+    for view in views:
+        for secret in (signed.signature, creds.Token, creds.TmpSecretKey):
+            assert secret not in view

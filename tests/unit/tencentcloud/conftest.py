@@ -1,14 +1,16 @@
-"""Fixtures for the client's unit tests: the local fake cloud and clients aimed at it."""
+"""Fixtures for the client's unit tests: clients aimed at the emulator (``emulator`` fixture)."""
 
 from __future__ import annotations
 
 import itertools
 import random
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from tencentcloud_emulator.testing import RunningEmulator
 from tencentcloud_secrets.tencentcloud import (
     Credentials,
     Endpoint,
@@ -16,29 +18,20 @@ from tencentcloud_secrets.tencentcloud import (
     RetryPolicy,
     TencentCloudClient,
 )
-from tests.unit.tencentcloud.tc_fake_server import (
-    SECRET_ID,
-    SECRET_KEY,
-    ClientFactory,
-    FakeCloud,
-    running,
-)
+from tests.unit.tencentcloud.support import ClientFactory
 
 
 @pytest.fixture
-def cloud() -> Iterator[FakeCloud]:
-    with running() as c:
-        yield c
-
-
-@pytest.fixture
-def make_client(cloud: FakeCloud) -> Iterator[ClientFactory]:
+def make_client(emulator: RunningEmulator) -> Iterator[ClientFactory]:
+    """Clients with the demo root key, fast retries that never sleep, and a clock that moves
+    one second per signature (so every attempt has its own timestamp, well inside the
+    emulator's five-minute skew)."""
     clients: list[TencentCloudClient] = []
 
     def factory(**kw: Any) -> TencentCloudClient:
-        endpoint = Endpoint("http", "127.0.0.1", cloud.port)
-        ticks = itertools.count(1_700_000_000)
-        kw.setdefault("credentials", Credentials(SECRET_ID, SECRET_KEY))
+        endpoint = Endpoint.parse(emulator.endpoint)
+        ticks = itertools.count(int(time.time()))
+        kw.setdefault("credentials", Credentials(emulator.secret_id, emulator.secret_key))
         kw.setdefault("region", "ap-guangzhou")
         kw.setdefault("endpoints", EndpointResolver(overrides={"cam": endpoint, "sts": endpoint}))
         kw.setdefault("retry", RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.02))

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from tencentcloud_secrets.tencentcloud import AlreadyExistsError, RetryPolicy, TransportError
+from tencentcloud_emulator.testing import RunningEmulator
+from tencentcloud_secrets.tencentcloud import (
+    AlreadyExistsError,
+    Credentials,
+    RetryPolicy,
+    TransportError,
+)
 from tencentcloud_secrets.tencentcloud.models_cam import (
     AddUserRequest,
     CreateAccessKeyRequest,
@@ -12,126 +20,174 @@ from tencentcloud_secrets.tencentcloud.models_cam import (
     CreatePolicyRequest,
     DeleteUserRequest,
 )
-from tests.unit.tencentcloud.tc_fake_server import ClientFactory, FakeCloud
+from tests.unit.tencentcloud.support import ClientFactory, calls
 
 DOC = '{"version":"2.0","statement":[{"effect":"allow","action":["cos:*"],"resource":["*"]}]}'
 
 
-def test_add_user_answer_lost_after_create(cloud: FakeCloud, make_client: ClientFactory) -> None:
+def _account(emulator: RunningEmulator) -> dict[str, Any]:
+    account: dict[str, Any] = emulator.state["accounts"][0]
+    return account
+
+
+def _user_names(emulator: RunningEmulator) -> list[str]:
+    return [u["Name"] for u in _account(emulator)["Users"]]
+
+
+def _key_ids(emulator: RunningEmulator, uin: int) -> list[str]:
+    return [k["AccessKeyId"] for k in _account(emulator)["AccessKeys"] if k["Uin"] == uin]
+
+
+def _once(action: str, **fault: Any) -> dict[str, Any]:
+    return {"action": action, "nth": 1, **fault}
+
+
+def test_add_user_answer_lost_after_create(
+    emulator: RunningEmulator, make_client: ClientFactory
+) -> None:
     client = make_client()
-    cloud.inject("AddUser", "drop_after")
+    emulator.set_faults({"faults": [_once("AddUser", drop="after")]})
     result = client.cam.add_user(AddUserRequest("u1", use_api=True))
     assert result.recovered
-    assert list(cloud.state.users) == ["u1"]
-    keys = cloud.state.keys[result.uin]
-    assert [k["AccessKeyId"] for k in keys] == [result.secret_id]
-    assert keys[0]["SecretAccessKey"] == result.secret_key
-    assert cloud.actions() == [
-        "AddUser",
-        "GetUser",
-        "ListAccessKeys",
-        "DeleteAccessKey",
-        "CreateAccessKey",
+    assert _user_names(emulator) == ["u1"]
+    assert _key_ids(emulator, result.uin) == [result.secret_id]
+    assert calls(emulator) == [
+        ("AddUser", "Dropped"),
+        ("GetUser", "Success"),
+        ("ListAccessKeys", "Success"),
+        ("DeleteAccessKey", "Success"),
+        ("CreateAccessKey", "Success"),
     ]
+    # The secret half is the one the emulator holds: a call signed with it verifies.
+    assert result.secret_id is not None
+    assert result.secret_key is not None
+    as_user = make_client(credentials=Credentials(result.secret_id, result.secret_key))
+    assert as_user.sts.get_caller_identity().user_id
+    assert calls(emulator)[-1] == ("GetCallerIdentity", "Success")
 
 
 def test_add_user_lost_before_create_is_sent_again(
-    cloud: FakeCloud, make_client: ClientFactory
+    emulator: RunningEmulator, make_client: ClientFactory
 ) -> None:
     client = make_client()
-    cloud.inject("AddUser", "drop_before")
+    emulator.set_faults({"faults": [_once("AddUser", drop="before")]})
     result = client.cam.add_user(AddUserRequest("u2", use_api=True))
     assert not result.recovered
-    assert cloud.actions() == ["AddUser", "GetUser", "AddUser"]
-    assert len(cloud.state.keys[result.uin]) == 1
+    assert calls(emulator) == [
+        ("AddUser", "DroppedBefore"),
+        ("GetUser", "ResourceNotFound.UserNotExist"),
+        ("AddUser", "Success"),
+    ]
+    assert _key_ids(emulator, result.uin) == [result.secret_id]
 
 
 def test_name_in_use_after_lost_answer_means_ours(
-    cloud: FakeCloud, make_client: ClientFactory
+    emulator: RunningEmulator, make_client: ClientFactory
 ) -> None:
     client = make_client()
-    cloud.inject("AddUser", "drop_after")
-    cloud.hide_user_lookups = 1  # the first lookup does not see the new user yet
+    emulator.set_faults(
+        {
+            "faults": [
+                _once("AddUser", drop="after"),
+                # The first lookup does not see the new user yet.
+                _once("GetUser", code="ResourceNotFound.UserNotExist"),
+            ]
+        }
+    )
     result = client.cam.add_user(AddUserRequest("u3"))
     assert result.recovered
     assert result.secret_key is None
-    assert cloud.actions() == ["AddUser", "GetUser", "AddUser", "GetUser"]
-    assert list(cloud.state.users) == ["u3"]
+    assert calls(emulator) == [
+        ("AddUser", "Dropped"),
+        ("GetUser", "ResourceNotFound.UserNotExist"),
+        ("AddUser", "InvalidParameter.SubUserNameInUse"),
+        ("GetUser", "Success"),
+    ]
+    assert _user_names(emulator) == ["u3"]
 
 
 def test_name_in_use_without_lost_answer_is_raised(
-    cloud: FakeCloud, make_client: ClientFactory
+    emulator: RunningEmulator, make_client: ClientFactory
 ) -> None:
     client = make_client()
     client.cam.add_user(AddUserRequest("taken"))
     with pytest.raises(AlreadyExistsError) as info:
         client.cam.add_user(AddUserRequest("taken"))
     assert info.value.code == "InvalidParameter.SubUserNameInUse"
-
-
-def test_create_policy_lost_answer_matches_exact_name(
-    cloud: FakeCloud, make_client: ClientFactory
-) -> None:
-    client = make_client()
-    decoy = client.cam.create_policy(CreatePolicyRequest("app-policy-extra", DOC)).policy_id
-    cloud.inject("CreatePolicy", "drop_after")
-    result = client.cam.create_policy(CreatePolicyRequest("app-policy", DOC))
-    assert result.recovered
-    assert result.policy_id != decoy
-    assert sorted(p["PolicyName"] for p in cloud.state.policies.values()) == [
-        "app-policy",
-        "app-policy-extra",
+    assert calls(emulator) == [
+        ("AddUser", "Success"),
+        ("AddUser", "InvalidParameter.SubUserNameInUse"),
     ]
 
 
-def test_create_group_lost_answer(cloud: FakeCloud, make_client: ClientFactory) -> None:
+def test_create_policy_lost_answer_matches_exact_name(
+    emulator: RunningEmulator, make_client: ClientFactory
+) -> None:
     client = make_client()
-    cloud.inject("CreateGroup", "drop_after")
+    decoy = client.cam.create_policy(CreatePolicyRequest("app-policy-extra", DOC)).policy_id
+    emulator.set_faults({"faults": [_once("CreatePolicy", drop="after")]})
+    result = client.cam.create_policy(CreatePolicyRequest("app-policy", DOC))
+    assert result.recovered
+    assert result.policy_id != decoy
+    policies = {p["PolicyName"]: p["PolicyId"] for p in _account(emulator)["Policies"]}
+    assert policies == {"app-policy": result.policy_id, "app-policy-extra": decoy}
+
+
+def test_create_group_lost_answer(emulator: RunningEmulator, make_client: ClientFactory) -> None:
+    client = make_client()
+    emulator.set_faults({"faults": [_once("CreateGroup", drop="after")]})
     result = client.cam.create_group(CreateGroupRequest("g1"))
     assert result.recovered
-    assert [g["GroupName"] for g in cloud.state.groups.values()] == ["g1"]
+    groups = [(g["GroupName"], g["GroupId"]) for g in _account(emulator)["Groups"]]
+    assert groups == [("g1", result.group_id)]
 
 
 def test_create_access_key_lost_answer_with_description(
-    cloud: FakeCloud, make_client: ClientFactory
+    emulator: RunningEmulator, make_client: ClientFactory
 ) -> None:
     client = make_client()
     user = client.cam.add_user(AddUserRequest("k1"))
-    cloud.inject("CreateAccessKey", "drop_after")
+    emulator.set_faults({"faults": [_once("CreateAccessKey", drop="after")]})
     key = client.cam.create_access_key(CreateAccessKeyRequest(user.uin, "lease-42"))
-    keys = cloud.state.keys[user.uin]
-    assert [k["AccessKeyId"] for k in keys] == [key.access_key_id]
+    assert _key_ids(emulator, user.uin) == [key.access_key_id]
+    assert [a for a, _ in calls(emulator)].count("CreateAccessKey") == 2
 
 
 def test_create_access_key_lost_answer_without_description_raises(
-    cloud: FakeCloud, make_client: ClientFactory
+    emulator: RunningEmulator, make_client: ClientFactory
 ) -> None:
     client = make_client()
     user = client.cam.add_user(AddUserRequest("k2"))
-    cloud.inject("CreateAccessKey", "drop_after")
+    emulator.set_faults({"faults": [_once("CreateAccessKey", drop="after")]})
     with pytest.raises(TransportError) as info:
         client.cam.create_access_key(CreateAccessKeyRequest(user.uin))
     assert info.value.possibly_sent
-    assert cloud.actions().count("CreateAccessKey") == 1
+    assert emulator.requests("CreateAccessKey")[-1]["code"] == "Dropped"
+    assert len(emulator.requests("CreateAccessKey")) == 1
 
 
 def test_delete_lost_answer_then_not_found_is_done(
-    cloud: FakeCloud, make_client: ClientFactory
+    emulator: RunningEmulator, make_client: ClientFactory
 ) -> None:
     client = make_client()
     client.cam.add_user(AddUserRequest("d1"))
-    cloud.inject("DeleteUser", "drop_after")
+    emulator.set_faults({"faults": [_once("DeleteUser", drop="after")]})
     client.cam.delete_user(DeleteUserRequest("d1", force=True))
-    assert cloud.state.users == {}
-    assert cloud.actions()[-2:] == ["DeleteUser", "DeleteUser"]
+    assert _user_names(emulator) == []
+    assert calls(emulator)[-2:] == [
+        ("DeleteUser", "Dropped"),
+        ("DeleteUser", "ResourceNotFound.UserNotExist"),
+    ]
 
 
-def test_reconciliation_is_bounded(cloud: FakeCloud, make_client: ClientFactory) -> None:
+def test_reconciliation_is_bounded(emulator: RunningEmulator, make_client: ClientFactory) -> None:
     client = make_client(retry=RetryPolicy(max_attempts=3, base_delay=0.0, max_delay=0.0))
-    cloud.inject("AddUser", *["drop_before"] * 10)
+    emulator.set_faults({"faults": [{"action": "AddUser", "drop": "before", "times": 10}]})
     with pytest.raises(TransportError):
         client.cam.add_user(AddUserRequest("never"))
-    assert cloud.actions().count("AddUser") == 3
+    added = emulator.requests("AddUser")
+    assert [e["code"] for e in added] == ["DroppedBefore"] * 3
+    assert _user_names(emulator) == []
 
 
 class _NeverConnects:
@@ -149,7 +205,7 @@ class _NeverConnects:
 
 
 def test_create_that_never_left_does_not_adopt_an_existing_object() -> None:
-    from typing import Any, cast
+    from typing import cast
 
     from tencentcloud_secrets.tencentcloud.reconcile import create_once
     from tencentcloud_secrets.tencentcloud.transport import CAM

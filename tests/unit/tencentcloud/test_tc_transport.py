@@ -1,11 +1,13 @@
-"""Transport against a local server: envelopes, typed errors, retries, headers on the wire."""
+"""Transport against the emulator: envelopes, typed errors, retries, headers on the wire."""
 
 from __future__ import annotations
 
 import socket
+from typing import Any
 
 import pytest
 
+from tencentcloud_emulator.testing import RunningEmulator
 from tencentcloud_secrets.tencentcloud import (
     AlreadyExistsError,
     ApiError,
@@ -18,6 +20,7 @@ from tencentcloud_secrets.tencentcloud import (
     LimitExceededError,
     NotFoundError,
     RetryPolicy,
+    TencentCloudClient,
     ThrottledError,
     TransportError,
 )
@@ -25,7 +28,14 @@ from tencentcloud_secrets.tencentcloud.errors import error_class_for
 from tencentcloud_secrets.tencentcloud.models_cam import AddUserRequest, GetUserRequest
 from tencentcloud_secrets.tencentcloud.models_sts import AssumeRoleWithWebIdentityRequest
 from tencentcloud_secrets.tencentcloud.transport import CAM
-from tests.unit.tencentcloud.tc_fake_server import SECRET_ID, SECRET_KEY, ClientFactory, FakeCloud
+from tests.unit.tencentcloud.support import (
+    OIDC_PROVIDER,
+    OIDC_ROLE_ARN,
+    ClientFactory,
+    calls,
+    temporary_credentials,
+    web_identity_token,
+)
 
 
 @pytest.mark.parametrize(
@@ -59,72 +69,119 @@ def test_error_codes_map_to_classes(code: str, cls: type[ApiError]) -> None:
     assert error_class_for(code) is cls
 
 
-def test_success_envelope_and_wire_headers(cloud: FakeCloud, make_client: ClientFactory) -> None:
+def _add_user(client: TencentCloudClient, name: str) -> int:
+    return client.cam.add_user(AddUserRequest(name)).uin
+
+
+def _user_in_state(emulator: RunningEmulator, name: str) -> dict[str, Any]:
+    users = emulator.state["accounts"][0]["Users"]
+    found: dict[str, Any] = next(u for u in users if u["Name"] == name)
+    return found
+
+
+def test_success_envelope_and_wire_headers(
+    emulator: RunningEmulator, make_client: ClientFactory
+) -> None:
     client = make_client(language="en-US")
-    cloud.state.users["alice"] = {"Uin": 7, "Uid": 8, "Name": "alice", "ConsoleLogin": 0}
+    _add_user(client, "alice")
+    stored = _user_in_state(emulator, "alice")
+    assert stored["Uin"] != stored["Uid"]  # so a swapped decode cannot pass
     user = client.cam.get_user(GetUserRequest("alice"))
-    assert (user.uin, user.uid, user.name, user.console_login) == (7, 8, "alice", False)
-    sent = cloud.recorded[-1]
-    assert sent.headers["host"] == f"127.0.0.1:{cloud.port}"
-    assert sent.headers["content-type"] == "application/json"
-    assert sent.headers["x-tc-version"] == "2019-01-16"
-    assert sent.headers["x-tc-region"] == "ap-guangzhou"
-    assert sent.headers["x-tc-language"] == "en-US"
-    assert "x-tc-token" not in sent.headers
-    assert sent.headers["authorization"].startswith(f"TC3-HMAC-SHA256 Credential={SECRET_ID}/")
-    assert "/cam/tc3_request" in sent.headers["authorization"]
+    assert (user.uin, user.uid, user.name, user.console_login) == (
+        stored["Uin"],
+        stored["Uid"],
+        "alice",
+        False,
+    )
+    sent = emulator.requests()[-1]
+    assert (sent["action"], sent["code"]) == ("GetUser", "Success")  # the signature verified
+    assert (sent["service"], sent["secret_id"]) == ("cam", emulator.secret_id)
+    headers = sent["headers"]
+    assert headers["host"] == emulator.host_port
+    assert headers["content-type"] == "application/json"
+    assert headers["x-tc-version"] == "2019-01-16"
+    assert headers["x-tc-region"] == "ap-guangzhou"
+    assert headers["x-tc-language"] == "en-US"
+    assert "x-tc-token" not in headers
+    assert headers["authorization"].startswith(f"TC3-HMAC-SHA256 Credential={emulator.secret_id}/")
+    assert "/cam/tc3_request" in headers["authorization"]
 
 
-def test_token_and_no_region(cloud: FakeCloud, make_client: ClientFactory) -> None:
-    client = make_client(credentials=Credentials(SECRET_ID, SECRET_KEY, "tok-123"), region=None)
-    cloud.state.users["bob"] = {"Uin": 1, "Name": "bob"}
-    client.cam.get_user(GetUserRequest("bob"))
-    sent = cloud.recorded[-1].headers
-    assert sent["x-tc-token"] == "tok-123"
-    assert "x-tc-region" not in sent
+def test_token_and_no_region(emulator: RunningEmulator, make_client: ClientFactory) -> None:
+    session = temporary_credentials(make_client())
+    client = make_client(credentials=session, region=None)
+    with pytest.raises(NotFoundError):
+        client.cam.get_user(GetUserRequest("bob"))
+    sent = emulator.requests()[-1]
+    # The emulator answers AuthFailure.TokenFailure unless X-TC-Token is the session's token.
+    assert (sent["action"], sent["code"]) == ("GetUser", "ResourceNotFound.UserNotExist")
+    assert sent["secret_id"] == session.secret_id
+    assert sent["headers"]["x-tc-token"] == "***"  # present (the log never keeps its value)
+    assert "x-tc-region" not in sent["headers"]
+    wrong = make_client(credentials=Credentials(session.secret_id, session.secret_key, "tok-1"))
+    with pytest.raises(AuthenticationError) as info:
+        wrong.cam.get_user(GetUserRequest("bob"))
+    assert info.value.code == "AuthFailure.TokenFailure"
 
 
-def test_error_envelope_is_typed(cloud: FakeCloud, make_client: ClientFactory) -> None:
+def test_error_envelope_is_typed(emulator: RunningEmulator, make_client: ClientFactory) -> None:
     client = make_client()
     with pytest.raises(NotFoundError) as info:
         client.cam.get_user(GetUserRequest("nobody"))
     assert info.value.code == "ResourceNotFound.UserNotExist"
-    assert info.value.request_id == "req-1"
+    (logged,) = emulator.requests()
+    assert info.value.request_id == logged["request_id"]
     assert info.value.action == "GetUser"
 
 
-def test_wrong_key_is_authentication_error(cloud: FakeCloud, make_client: ClientFactory) -> None:
-    client = make_client(credentials=Credentials(SECRET_ID, "not-the-key"))
+def test_wrong_key_is_authentication_error(
+    emulator: RunningEmulator, make_client: ClientFactory
+) -> None:
+    client = make_client(credentials=Credentials(emulator.secret_id, "not-the-key"))
     with pytest.raises(AuthenticationError) as info:
         client.cam.get_user(GetUserRequest("x"))
     assert info.value.code == "AuthFailure.SignatureFailure"
-    assert len(cloud.recorded) == 1  # never retried
+    assert calls(emulator) == [("GetUser", "AuthFailure.SignatureFailure")]  # never retried
 
 
-def test_throttling_is_retried_and_resigned(cloud: FakeCloud, make_client: ClientFactory) -> None:
+def _throttle(action: str, times: int | None = None) -> dict[str, Any]:
+    rule: dict[str, Any] = {"action": action, "code": "RequestLimitExceeded"}
+    if times is not None:
+        rule.update(nth=1, times=times)
+    return {"faults": [rule]}
+
+
+def test_throttling_is_retried_and_resigned(
+    emulator: RunningEmulator, make_client: ClientFactory
+) -> None:
     client = make_client()
-    cloud.state.users["carol"] = {"Uin": 3, "Name": "carol"}
-    cloud.inject("GetUser", "throttle", "throttle")
-    assert client.cam.get_user(GetUserRequest("carol")).uin == 3
-    assert cloud.actions() == ["GetUser"] * 3
-    stamps = [r.headers["x-tc-timestamp"] for r in cloud.recorded]
-    auths = [r.headers["authorization"] for r in cloud.recorded]
+    uin = _add_user(client, "carol")
+    emulator.set_faults(_throttle("GetUser", times=2))
+    assert client.cam.get_user(GetUserRequest("carol")).uin == uin
+    assert calls(emulator) == [
+        ("AddUser", "Success"),
+        ("GetUser", "RequestLimitExceeded"),
+        ("GetUser", "RequestLimitExceeded"),
+        ("GetUser", "Success"),
+    ]
+    # Injected throttling comes after signature checks, so each attempt carried a valid
+    # signature over its own timestamp: three timestamps mean three signatures.
+    stamps = [e["headers"]["x-tc-timestamp"] for e in emulator.requests("GetUser")]
     assert len(set(stamps)) == 3
-    assert len(set(auths)) == 3
 
 
 def test_throttling_gives_up_after_max_attempts(
-    cloud: FakeCloud, make_client: ClientFactory
+    emulator: RunningEmulator, make_client: ClientFactory
 ) -> None:
     client = make_client(retry=RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.01))
-    cloud.inject("GetUser", *["throttle"] * 5)
+    emulator.set_faults(_throttle("GetUser", times=5))
     with pytest.raises(ThrottledError) as info:
         client.cam.get_user(GetUserRequest("x"))
     assert info.value.code == "RequestLimitExceeded"
-    assert len(cloud.recorded) == 3
+    assert len(emulator.requests()) == 3
 
 
-def test_deadline_bounds_retries(cloud: FakeCloud, make_client: ClientFactory) -> None:
+def test_deadline_bounds_retries(emulator: RunningEmulator, make_client: ClientFactory) -> None:
     fake = [0.0]
 
     def sleep(seconds: float) -> None:
@@ -135,40 +192,57 @@ def test_deadline_bounds_retries(cloud: FakeCloud, make_client: ClientFactory) -
         sleep=sleep,
         clock=lambda: fake[0],
     )
-    cloud.inject("GetUser", *["throttle"] * 60)
+    emulator.set_faults(_throttle("GetUser"))
     with pytest.raises(ThrottledError):
         client.cam.get_user(GetUserRequest("x"), deadline=3.0)
-    assert len(cloud.recorded) < 50
+    assert len(emulator.requests()) < 50
 
 
 def test_server_errors_and_garbage_are_transport_errors_and_retried(
-    cloud: FakeCloud, make_client: ClientFactory
+    emulator: RunningEmulator, make_client: ClientFactory
 ) -> None:
     client = make_client()
-    cloud.state.users["dan"] = {"Uin": 4, "Name": "dan"}
-    cloud.inject("GetUser", "http500", "garbage", "drop_after")
-    assert client.cam.get_user(GetUserRequest("dan")).uin == 4
-    assert len(cloud.recorded) == 4
+    uin = _add_user(client, "dan")
+    emulator.set_faults(
+        {
+            "faults": [
+                {"action": "GetUser", "nth": 1, "http_status": 500},
+                {"action": "GetUser", "nth": 2, "garbage": True},
+                {"action": "GetUser", "nth": 3, "drop": "after"},
+            ]
+        }
+    )
+    assert client.cam.get_user(GetUserRequest("dan")).uin == uin
+    assert calls(emulator) == [
+        ("AddUser", "Success"),
+        ("GetUser", "HTTP500"),
+        ("GetUser", "Garbage"),
+        ("GetUser", "Dropped"),
+        ("GetUser", "Success"),
+    ]
 
 
-def test_garbage_raised_when_out_of_attempts(cloud: FakeCloud, make_client: ClientFactory) -> None:
+def test_garbage_raised_when_out_of_attempts(
+    emulator: RunningEmulator, make_client: ClientFactory
+) -> None:
     client = make_client(retry=RetryPolicy(max_attempts=1))
-    cloud.inject("GetUser", "garbage")
+    emulator.set_faults({"faults": [{"action": "GetUser", "garbage": True}]})
     with pytest.raises(TransportError) as info:
         client.cam.get_user(GetUserRequest("x"))
     assert info.value.code == "ClientParseError"
     assert info.value.possibly_sent
+    assert calls(emulator) == [("GetUser", "Garbage")]
 
 
 def test_lost_answer_not_retried_when_caller_says_so(
-    cloud: FakeCloud, make_client: ClientFactory
+    emulator: RunningEmulator, make_client: ClientFactory
 ) -> None:
     client = make_client()
-    cloud.inject("AddUser", "drop_after")
+    emulator.set_faults({"faults": [{"action": "AddUser", "drop": "after"}]})
     with pytest.raises(TransportError) as info:
         client.transport.call(CAM, "AddUser", {"Name": "x"}, retry_sent=False)
     assert info.value.possibly_sent
-    assert len(cloud.recorded) == 1
+    assert calls(emulator) == [("AddUser", "Dropped")]
 
 
 def _closed_port() -> int:
@@ -189,15 +263,23 @@ def test_refused_connection_was_never_sent(make_client: ClientFactory) -> None:
     assert info.value.code == "ClientNetworkError"
 
 
-def test_unsigned_web_identity(cloud: FakeCloud, make_client: ClientFactory) -> None:
+def test_unsigned_web_identity(emulator: RunningEmulator, make_client: ClientFactory) -> None:
     client = make_client()
     creds = client.sts.assume_role_with_web_identity(
-        AssumeRoleWithWebIdentityRequest("OIDC", "qcs::cam::uin/1:roleName/r", "s", "jwt-token")
+        AssumeRoleWithWebIdentityRequest(
+            OIDC_PROVIDER, OIDC_ROLE_ARN, "web-session", web_identity_token("alice")
+        )
     )
-    assert creds.tmp_secret_id == "AKIDtmp"
-    sent = cloud.recorded[-1].headers
-    assert sent["authorization"] == "SKIP"
-    assert sent["x-tc-version"] == "2018-08-13"
+    sessions = [s["TmpSecretId"] for s in emulator.state["sessions"]]
+    assert sessions == [creds.tmp_secret_id]
+    sent = emulator.requests()[-1]
+    assert (sent["action"], sent["code"], sent["secret_id"]) == (
+        "AssumeRoleWithWebIdentity",
+        "Success",
+        "",
+    )
+    assert sent["headers"]["authorization"] == "SKIP"
+    assert sent["headers"]["x-tc-version"] == "2018-08-13"
 
 
 def test_sts_needs_region(make_client: ClientFactory) -> None:
