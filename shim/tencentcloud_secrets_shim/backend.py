@@ -171,7 +171,10 @@ class BackendService(backend_grpc.BackendBase):
                     "mount": request.mount_point,
                 },
             )
-        reply = await self._in_thread(_handle_request, mount.backend, request)
+        if mount.backend.runs_inline(request):
+            reply = _handle_request(mount.backend, request)
+        else:
+            reply = await self._in_thread(_handle_request, mount.backend, request)
         await stream.send_message(reply)
 
     async def HandleExistenceCheck(

@@ -297,6 +297,10 @@ class Backend(Protocol):
 
     def handle_request(self, request: Request) -> Response | None: ...
 
+    def runs_inline(self, request: Request) -> bool:
+        """True for requests cheap enough to run on the server's loop (storage only, no lock)."""
+        ...
+
     def handle_existence_check(self, request: Request) -> tuple[bool, bool]:
         """Return (check_found, exists)."""
         ...

@@ -1,11 +1,11 @@
 """Vault's Storage and SystemView for one mount, reached over the brokered connection.
 
-Engine code is synchronous and runs in worker threads. Handing each storage call back to
-the server's event loop would cost two thread switches per call, which is most of the
-difference to a Go plugin on a storage-only request. So every calling thread has an event
-loop of its own, and every mount one brokered connection per thread: the call runs right
-where the engine made it. Calling these objects from a running event loop would block it,
-so that raises instead.
+Engine code is synchronous. Handing each storage call to the server's event loop would
+cost two thread switches per call, which is most of the difference to a Go plugin on a
+storage-only request. So every calling thread has an event loop of its own, and every mount
+one brokered connection per thread: the call runs right where the engine made it. That
+includes the server's own thread when it runs an inline handler (see ``Backend.runs_inline``):
+its loop is blocked in the handler anyway, so the thread's second loop runs the call.
 """
 
 from __future__ import annotations
@@ -64,17 +64,20 @@ class MountConnections:
         self._closed = False
 
     def call(self, make: Callable[[Channel], Awaitable[T]]) -> T:
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            pass
-        else:
-            raise RuntimeError("storage and system view are synchronous: call them off the loop")
+        server_loop = asyncio.events._get_running_loop()
         state = _thread_loop()
         with state.lock:
             if self._closed:
                 raise logical.StorageError("the mount was cleaned up")
-            return state.loop.run_until_complete(self._call(state, make))
+            if server_loop is None:
+                return state.loop.run_until_complete(self._call(state, make))
+            # An inline handler on the server's loop: that loop is blocked in this call
+            # anyway, so this thread's own loop runs the call meanwhile and hands it back.
+            asyncio.events._set_running_loop(None)
+            try:
+                return state.loop.run_until_complete(self._call(state, make))
+            finally:
+                asyncio.events._set_running_loop(server_loop)
 
     async def _call(self, state: _ThreadLoop, make: Callable[[Channel], Awaitable[T]]) -> T:
         channel = self._channels.get(state)

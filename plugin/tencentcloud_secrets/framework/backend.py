@@ -124,6 +124,14 @@ class Backend:
         exists = self._guarded(request, lambda: check(request, data))
         return True, bool(exists)
 
+    def runs_inline(self, request: logical.Request) -> bool:
+        """Whether the shim may run this request on its event loop (``Operation.inline``)."""
+        for path in self.paths:
+            if path.match(request.path) is not None:
+                op = path.operations.get(request.operation)
+                return op is not None and op.inline
+        return False
+
     def handle_request(self, request: logical.Request) -> logical.Response | None:
         operation = request.operation
         if operation in (logical.RENEW, logical.REVOKE):

@@ -173,6 +173,7 @@ class ConfigPaths:
                         self.read,
                         summary="Read the mount's configuration (the secret key is not shown).",
                         display_attrs=fw.DisplayAttributes(operation_suffix="configuration"),
+                        inline=True,
                     ),
                     logical.CREATE: fw.Operation(
                         self.write,

@@ -164,7 +164,9 @@ class RolePaths:
             fw.Path(
                 "roles/?",
                 operations={
-                    logical.LIST: fw.Operation(self.list_roles, summary="List the roles."),
+                    logical.LIST: fw.Operation(
+                        self.list_roles, summary="List the roles.", inline=True
+                    ),
                 },
                 help_synopsis="List the roles of this mount.",
                 help_description="Lists the names of all roles.",
@@ -176,7 +178,7 @@ class RolePaths:
                 "roles/" + fw.generic_name_regex("name"),
                 fields=FIELDS,
                 operations={
-                    logical.READ: fw.Operation(self.read, summary="Read a role."),
+                    logical.READ: fw.Operation(self.read, summary="Read a role.", inline=True),
                     logical.CREATE: fw.Operation(self.write, summary="Create a role."),
                     logical.UPDATE: fw.Operation(
                         self.write, summary="Update a role; unset fields keep their value."

@@ -243,3 +243,26 @@ def test_duplicate_secret_type_rejected() -> None:
 
     with pytest.raises(ValueError, match="twice"):
         fw.Backend(secrets=[fw.Secret(type="k", revoke=revoke), fw.Secret(type="k", revoke=revoke)])
+
+
+def test_only_declared_operations_run_inline() -> None:
+    def handler(request: logical.Request, data: fw.FieldData) -> logical.Response | None:
+        return None
+
+    b = fw.Backend(
+        paths=[
+            fw.Path(
+                "things/" + fw.generic_name_regex("name"),
+                fields={"name": fw.Field(fw.FieldType.STRING)},
+                operations={
+                    logical.READ: fw.Operation(handler, inline=True),
+                    logical.UPDATE: fw.Operation(handler),
+                },
+            )
+        ]
+    )
+    assert b.runs_inline(logical.Request(operation="read", path="things/a"))
+    assert not b.runs_inline(logical.Request(operation="update", path="things/a"))
+    assert not b.runs_inline(logical.Request(operation="delete", path="things/a"))
+    assert not b.runs_inline(logical.Request(operation="read", path="elsewhere"))
+    assert not b.runs_inline(logical.Request(operation="help", path="things/a"))
