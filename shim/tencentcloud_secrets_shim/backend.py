@@ -113,6 +113,8 @@ class BackendService(backend_grpc.BackendBase):
             await self._in_thread(backend.setup, config)
         except Exception as exc:
             log.error("setup failed", exc_info=exc, extra={"multiplex_id": mid})
+            if connections is not None:
+                await self._in_thread(connections.close)
             await stream.send_message(pb.SetupReply(err=f"setup failed: {exc}"))
             return
         old = self.mounts.pop(mid, None)

@@ -69,10 +69,9 @@ class MountConnections:
         with state.lock:
             if self._closed:
                 raise logical.StorageError("the mount was cleaned up")
-            if server_loop is None:
-                return state.loop.run_until_complete(self._call(state, make))
-            # An inline handler on the server's loop: that loop is blocked in this call
+            # On the server's thread (an inline handler) that loop is blocked in this call
             # anyway, so this thread's own loop runs the call meanwhile and hands it back.
+            # Elsewhere no loop is running and clearing it changes nothing.
             asyncio.events._set_running_loop(None)
             try:
                 return state.loop.run_until_complete(self._call(state, make))
