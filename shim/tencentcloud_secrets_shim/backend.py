@@ -12,6 +12,7 @@ import concurrent.futures
 import dataclasses
 import functools
 import logging
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -158,6 +159,8 @@ class BackendService(backend_grpc.BackendBase):
         mount = self._mount(stream)
         request = translate.request_from_proto(args.request)
         request.storage = mount.storage
+        if stream.deadline is not None:
+            request.deadline = time.monotonic() + stream.deadline.time_remaining()
         return mount, request
 
     async def HandleRequest(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import threading
+import time
 from typing import Any, Protocol
 
 # Operations as Vault names them on the wire (sdk/logical/request.go).
@@ -78,9 +79,18 @@ class Request:
     client_token_accessor: str = ""
     unauthenticated: bool = False
     connection: Connection | None = None
-    # Handed over by the shim for the duration of the request; the engine uses these
-    # instead of any global.
-    storage: Storage | None = None
+    # Handed over by the shim for the duration of the request; the engine uses it instead
+    # of any global. A request built without one fails on first use, with a StorageError.
+    storage: Storage = dataclasses.field(default_factory=lambda: DetachedStorage())
+    # time.monotonic() instant after which Vault no longer waits for the answer (its
+    # request deadline, sent as gRPC's timeout); None when Vault set none.
+    deadline: float | None = None
+
+    def time_left(self) -> float | None:
+        """Seconds until ``deadline`` (never negative), or None without a deadline."""
+        if self.deadline is None:
+            return None
+        return max(0.0, self.deadline - time.monotonic())
 
 
 @dataclasses.dataclass
@@ -189,6 +199,25 @@ class Storage(Protocol):
     def put(self, entry: StorageEntry) -> None: ...
 
     def delete(self, key: str) -> None: ...
+
+
+class DetachedStorage:
+    """The storage of a request that was built without one: every call is an error."""
+
+    def _fail(self) -> StorageError:
+        return StorageError("this request has no storage attached")
+
+    def list(self, prefix: str) -> list[str]:
+        raise self._fail()
+
+    def get(self, key: str) -> StorageEntry | None:
+        raise self._fail()
+
+    def put(self, entry: StorageEntry) -> None:
+        raise self._fail()
+
+    def delete(self, key: str) -> None:
+        raise self._fail()
 
 
 class InmemStorage:

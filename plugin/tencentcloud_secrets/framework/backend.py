@@ -278,9 +278,9 @@ class Backend:
         return None
 
     def _storage(self, request: logical.Request) -> logical.Storage:
-        if request.storage is not None:
-            return request.storage
-        return self.config.storage
+        if isinstance(request.storage, logical.DetachedStorage):
+            return self.config.storage
+        return request.storage
 
     def _vault_version(self) -> str:
         view = self.system_view

@@ -124,17 +124,14 @@ class ConfigPaths:
         self._backend = backend
 
     def exists(self, request: logical.Request, data: fw.FieldData) -> bool:
-        assert request.storage is not None
         return read_config(request.storage) is not None
 
     def read(self, request: logical.Request, data: fw.FieldData) -> logical.Response | None:
-        assert request.storage is not None
         config = read_config(request.storage)
         return None if config is None else logical.Response(data=config.public_view())
 
     def write(self, request: logical.Request, data: fw.FieldData) -> logical.Response | None:
         storage = request.storage
-        assert storage is not None
         with self._backend.locks.locked(CONFIG_KEY):
             current = read_config(storage) or MountConfig()
             updated = dataclasses.replace(current)
@@ -155,7 +152,6 @@ class ConfigPaths:
         return None
 
     def delete(self, request: logical.Request, data: fw.FieldData) -> logical.Response | None:
-        assert request.storage is not None
         with self._backend.locks.locked(CONFIG_KEY):
             request.storage.delete(CONFIG_KEY)
         self._backend.reset_client()

@@ -42,14 +42,20 @@ class CamClient:
     def add_user(self, req: m.AddUserRequest, *, deadline: float | None = None) -> m.AddUserResult:
         """Create a sub-user; with ``use_api`` the answer carries its first key pair.
 
-        If the answer is lost and the user turns out to exist, the key pair it was given is
+        If the answer is lost, a user of that name is adopted only when its Remark equals the
+        request's (give each creation a unique one): anybody else's user is left alone and the
+        create fails as the name being in use. An adopted user's first key pair is
         unrecoverable: that key is deleted and a new one created, so the result still has keys.
         """
 
         def lookup() -> m.AddUserResult | None:
+            if not req.remark:
+                return None
             try:
                 user = self.get_user(m.GetUserRequest(req.name), deadline=deadline)
             except NotFoundError:
+                return None
+            if user.remark != req.remark:
                 return None
             secret_id = secret_key = None
             if req.use_api:
@@ -149,9 +155,16 @@ class CamClient:
     def create_policy(
         self, req: m.CreatePolicyRequest, *, deadline: float | None = None
     ) -> m.CreatePolicyResult:
+        """Create a custom policy; after a lost answer, adopt one of that name only when its
+        Description equals the request's (give each creation a unique one)."""
+
         def lookup() -> m.CreatePolicyResult | None:
+            if not req.description:
+                return None
             found = self.find_policy_by_name(req.policy_name, scope="Local", deadline=deadline)
-            return None if found is None else m.CreatePolicyResult(found.policy_id, recovered=True)
+            if found is None or found.description != req.description:
+                return None
+            return m.CreatePolicyResult(found.policy_id, recovered=True)
 
         return create_once(
             self._t,
@@ -213,9 +226,16 @@ class CamClient:
     def create_group(
         self, req: m.CreateGroupRequest, *, deadline: float | None = None
     ) -> m.CreateGroupResult:
+        """Create a group; after a lost answer, adopt one of that name only when its Remark
+        equals the request's (give each creation a unique one)."""
+
         def lookup() -> m.CreateGroupResult | None:
+            if not req.remark:
+                return None
             found = self.find_group_by_name(req.group_name, deadline=deadline)
-            return None if found is None else m.CreateGroupResult(found.group_id, recovered=True)
+            if found is None or found.remark != req.remark:
+                return None
+            return m.CreateGroupResult(found.group_id, recovered=True)
 
         return create_once(
             self._t,
@@ -247,6 +267,12 @@ class CamClient:
             if not result.groups or page * _PAGE_SIZE >= result.total_num:
                 return None
         return None
+
+    def list_users_for_group(
+        self, req: m.ListUsersForGroupRequest, *, deadline: float | None = None
+    ) -> m.GroupMemberPage:
+        reply = self._call("ListUsersForGroup", req.to_params(), deadline)
+        return decode(reply, m.GroupMemberPage.from_wire)
 
     def attach_group_policy(
         self, req: m.AttachGroupPolicyRequest, *, deadline: float | None = None

@@ -442,6 +442,48 @@ class GroupPage:
 
 
 @dataclasses.dataclass(frozen=True)
+class ListUsersForGroupRequest:
+    group_id: int
+    page: int | None = None
+    rp: int | None = None
+
+    def to_params(self) -> dict[str, Any]:
+        return params(GroupId=self.group_id, Page=self.page, Rp=self.rp)
+
+
+@dataclasses.dataclass(frozen=True)
+class GroupMember:
+    uin: int
+    name: str | None = None
+    uid: int | None = None
+    remark: str | None = None
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> GroupMember:
+        return cls(
+            uin=req_int(data, "Uin"),
+            name=opt_str(data, "Name"),
+            uid=opt_int(data, "Uid"),
+            remark=opt_str(data, "Remark"),
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class GroupMemberPage:
+    """``total_num`` counts every member, whatever the page size."""
+
+    total_num: int
+    members: tuple[GroupMember, ...]
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> GroupMemberPage:
+        return cls(
+            total_num=opt_int(data, "TotalNum") or 0,
+            members=tuple(GroupMember.from_wire(u) for u in items(data, "UserInfo")),
+        )
+
+
+@dataclasses.dataclass(frozen=True)
 class AttachGroupPolicyRequest:
     policy_id: int
     attach_group_id: int

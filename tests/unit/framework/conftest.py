@@ -80,11 +80,9 @@ class SampleBackend(fw.Backend):
         )
 
     def role_exists(self, request: logical.Request, data: fw.FieldData) -> bool:
-        assert request.storage is not None
         return request.storage.get("role/" + data.get_str("name")) is not None
 
     def write_role(self, request: logical.Request, data: fw.FieldData) -> logical.Response | None:
-        assert request.storage is not None
         name = data.get_str("name")
         body = {
             "ttl": data.get_int("ttl"),
@@ -102,19 +100,16 @@ class SampleBackend(fw.Backend):
 
     def read_role(self, request: logical.Request, data: fw.FieldData) -> logical.Response | None:
 
-        assert request.storage is not None
         entry = request.storage.get("role/" + data.get_str("name"))
         if entry is None:
             return None
         return logical.Response(data=json.loads(entry.value))
 
     def delete_role(self, request: logical.Request, data: fw.FieldData) -> logical.Response | None:
-        assert request.storage is not None
         request.storage.delete("role/" + data.get_str("name"))
         return None
 
     def list_roles(self, request: logical.Request, data: fw.FieldData) -> logical.Response | None:
-        assert request.storage is not None
         return fw.list_response(request.storage.list("role/"))
 
     def boom(self, request: logical.Request, data: fw.FieldData) -> logical.Response | None:

@@ -47,7 +47,7 @@ def test_add_user_answer_lost_after_create(
 ) -> None:
     client = make_client()
     emulator.set_faults({"faults": [_once("AddUser", drop="after")]})
-    result = client.cam.add_user(AddUserRequest("u1", use_api=True))
+    result = client.cam.add_user(AddUserRequest("u1", remark="nonce-1", use_api=True))
     assert result.recovered
     assert _user_names(emulator) == ["u1"]
     assert _key_ids(emulator, result.uin) == [result.secret_id]
@@ -71,7 +71,7 @@ def test_add_user_lost_before_create_is_sent_again(
 ) -> None:
     client = make_client()
     emulator.set_faults({"faults": [_once("AddUser", drop="before")]})
-    result = client.cam.add_user(AddUserRequest("u2", use_api=True))
+    result = client.cam.add_user(AddUserRequest("u2", remark="nonce-2", use_api=True))
     assert not result.recovered
     assert calls(emulator) == [
         ("AddUser", "DroppedBefore"),
@@ -94,7 +94,7 @@ def test_name_in_use_after_lost_answer_means_ours(
             ]
         }
     )
-    result = client.cam.add_user(AddUserRequest("u3"))
+    result = client.cam.add_user(AddUserRequest("u3", remark="nonce-3"))
     assert result.recovered
     assert result.secret_key is None
     assert calls(emulator) == [
@@ -104,6 +104,34 @@ def test_name_in_use_after_lost_answer_means_ours(
         ("GetUser", "Success"),
     ]
     assert _user_names(emulator) == ["u3"]
+
+
+def test_lost_answer_never_adopts_a_user_with_another_remark(
+    emulator: RunningEmulator, make_client: ClientFactory
+) -> None:
+    client = make_client()
+    theirs = client.cam.add_user(AddUserRequest("shared-name", remark="theirs", use_api=True))
+    emulator.set_faults({"faults": [_once("AddUser", drop="before")]})
+    with pytest.raises(AlreadyExistsError):
+        client.cam.add_user(AddUserRequest("shared-name", remark="ours", use_api=True))
+    # Their user and their key are untouched.
+    assert _key_ids(emulator, theirs.uin) == [theirs.secret_id]
+    assert ("DeleteAccessKey", "Success") not in calls(emulator)
+
+
+def test_lost_answer_never_adopts_a_group_or_policy_with_another_marker(
+    emulator: RunningEmulator, make_client: ClientFactory
+) -> None:
+    client = make_client()
+    client.cam.create_group(CreateGroupRequest("g-shared", remark="theirs"))
+    client.cam.create_policy(CreatePolicyRequest("p-shared", DOC, description="theirs"))
+    emulator.set_faults(
+        {"faults": [_once("CreateGroup", drop="before"), _once("CreatePolicy", drop="before")]}
+    )
+    with pytest.raises(AlreadyExistsError):
+        client.cam.create_group(CreateGroupRequest("g-shared", remark="ours"))
+    with pytest.raises(AlreadyExistsError):
+        client.cam.create_policy(CreatePolicyRequest("p-shared", DOC, description="ours"))
 
 
 def test_name_in_use_without_lost_answer_is_raised(
@@ -126,7 +154,9 @@ def test_create_policy_lost_answer_matches_exact_name(
     client = make_client()
     decoy = client.cam.create_policy(CreatePolicyRequest("app-policy-extra", DOC)).policy_id
     emulator.set_faults({"faults": [_once("CreatePolicy", drop="after")]})
-    result = client.cam.create_policy(CreatePolicyRequest("app-policy", DOC))
+    result = client.cam.create_policy(
+        CreatePolicyRequest("app-policy", DOC, description="nonce-p")
+    )
     assert result.recovered
     assert result.policy_id != decoy
     policies = {p["PolicyName"]: p["PolicyId"] for p in _account(emulator)["Policies"]}
@@ -136,7 +166,7 @@ def test_create_policy_lost_answer_matches_exact_name(
 def test_create_group_lost_answer(emulator: RunningEmulator, make_client: ClientFactory) -> None:
     client = make_client()
     emulator.set_faults({"faults": [_once("CreateGroup", drop="after")]})
-    result = client.cam.create_group(CreateGroupRequest("g1"))
+    result = client.cam.create_group(CreateGroupRequest("g1", remark="nonce-g"))
     assert result.recovered
     groups = [(g["GroupName"], g["GroupId"]) for g in _account(emulator)["Groups"]]
     assert groups == [("g1", result.group_id)]
