@@ -1,32 +1,51 @@
-"""The engine's backend: wires the paths together and owns per-mount state.
+"""The engine's backend: wires the paths, the lease type and the rollbacks together, and owns
+per-mount state.
 
 One instance per mount. The Tencent Cloud client is built lazily from the stored
 configuration and dropped whenever the configuration changes (here or, on a replicated
-cluster, through ``invalidate``).
+cluster, through ``invalidate``). The periodic function removes retired role objects once
+their last lease is gone.
 """
 
 from __future__ import annotations
 
+import logging
+import secrets
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tencentcloud_secrets import framework as fw
+from tencentcloud_secrets.cam_objects import WAL_ROLE_OBJECTS, RoleObjects
 from tencentcloud_secrets.clients import client_from_config
+from tencentcloud_secrets.cloud_errors import vault_error
 from tencentcloud_secrets.paths.config import CONFIG_KEY, ConfigPaths, MountConfig, read_config
+from tencentcloud_secrets.paths.creds import CredsPaths
 from tencentcloud_secrets.paths.roles import RolePaths
+from tencentcloud_secrets.role import ROLE_PREFIX, Role, read_role, write_role
+from tencentcloud_secrets.secrets import WAL_CAM_USER, Leases
+from tencentcloud_secrets.tencentcloud.errors import CredentialsError, TencentCloudError
 from tencentcloud_secrets_shim import logical
 
 if TYPE_CHECKING:
     from tencentcloud_secrets.tencentcloud.client import TencentCloudClient
+
+log = logging.getLogger(__name__)
 
 BACKEND_HELP = """\
 The Tencent Cloud secrets engine manages short-lived Tencent Cloud credentials: API keys of
 CAM sub-users created for a lease and deleted when it ends, and STS temporary credentials
 (AssumeRole, GetFederationToken).
 
-Configure how the engine reaches Tencent Cloud with the "config" path, and describe what
-clients may get with "roles/<name>".
+Configure how the engine reaches Tencent Cloud with the "config" path, describe what
+clients may get with "role/<name>", and issue credentials by reading "creds/<name>".
 """
+
+# An unfinished issue or role write may still be in flight for as long as Vault's request
+# deadline (90 s by default); rollback waits well past that before touching its objects.
+ROLLBACK_MIN_AGE = 300.0
+ROLLBACK_MIN_AGE_OPTION = "rollback_min_age"
+# Cloud calls must end before Vault's deadline, with time left to answer it.
+DEADLINE_MARGIN = 2.0
 
 
 class TencentCloudBackend(fw.Backend):
@@ -34,15 +53,37 @@ class TencentCloudBackend(fw.Backend):
         self.locks = fw.KeyLocks()
         self._client: TencentCloudClient | None = None
         self._client_lock = threading.Lock()
+        self._group_hints: dict[str, int] = {}
+        leases = Leases(self)
+        self.secret_type = leases.secret()
         super().__init__(
             help_text=BACKEND_HELP,
-            paths=fw.path_append(ConfigPaths(self).paths(), RolePaths(self).paths()),
+            paths=fw.path_append(
+                ConfigPaths(self).paths(), RolePaths(self).paths(), CredsPaths(self).paths()
+            ),
+            secrets=[self.secret_type],
             special_paths=logical.SpecialPaths(
                 local_storage=(fw.WAL_PREFIX,), seal_wrap_storage=(CONFIG_KEY,)
             ),
+            wal_rollback={
+                WAL_CAM_USER: leases.roll_back_user,
+                WAL_ROLE_OBJECTS: self._roll_back_role_objects,
+            },
+            wal_rollback_min_age=ROLLBACK_MIN_AGE,
+            periodic_func=self._periodic,
             invalidate_func=self._invalidate,
             clean_func=self.reset_client,
         )
+
+    def setup(self, config: logical.BackendConfig) -> None:
+        super().setup(config)
+        raw = config.config.get(ROLLBACK_MIN_AGE_OPTION)
+        if raw:
+            # Mount option (vault secrets enable -options=rollback_min_age=30s), for tests
+            # and for operators whose request deadline differs from Vault's default.
+            self.wal_rollback_min_age = max(1.0, fw.parse_duration_seconds(raw))
+
+    # --- per-mount state ------------------------------------------------------------------
 
     def client(self, storage: logical.Storage) -> TencentCloudClient:
         """The mount's client, built from the stored configuration on first use."""
@@ -61,8 +102,71 @@ class TencentCloudBackend(fw.Backend):
     def _invalidate(self, key: str) -> None:
         if key == CONFIG_KEY:
             self.reset_client()
+        elif key.startswith(ROLE_PREFIX):
+            self.forget_group_hint(key.removeprefix(ROLE_PREFIX))
+
+    @staticmethod
+    def nonce() -> str:
+        return secrets.token_hex(8)
+
+    @staticmethod
+    def cloud_deadline(request: logical.Request) -> float | None:
+        """When this request's cloud calls must give up (monotonic), from Vault's deadline."""
+        if request.deadline is None:
+            return None
+        return request.deadline - DEADLINE_MARGIN
+
+    def group_hint(self, role_name: str, count: int) -> int:
+        """Which of the role's managed groups to try first: the last one that had room."""
+        return self._group_hints.get(role_name, count - 1) % max(count, 1)
+
+    def set_group_hint(self, role_name: str, index: int) -> None:
+        self._group_hints[role_name] = index
+
+    def forget_group_hint(self, role_name: str) -> None:
+        self._group_hints.pop(role_name, None)
+
+    def grow_role(self, request: logical.Request, name: str, deadline: float | None) -> Role:
+        """Give the role one more managed group, unless another request just did."""
+        storage = request.storage
+        with self.locks.locked(ROLE_PREFIX + name):
+            role = read_role(storage, name)
+            if role is None:
+                raise logical.InvalidRequest(f'role "{name}" was deleted while issuing')
+            change = RoleObjects(self.client(storage), storage).grow(name, role, deadline)
+            write_role(storage, name, role)
+            fw.delete_wal(storage, change.wal_id)
+            self.set_group_hint(name, len(role.managed_groups) - 1)
+            log.info("role grew a group", extra={"role": name, "groups": len(role.managed_groups)})
+            return role
+
+    # --- periodic and rollback ------------------------------------------------------------
+
+    def _periodic(self, request: logical.Request) -> None:
+        storage = request.storage
+        if not storage.list("retired/"):
+            return
+        try:
+            left = RoleObjects(self.client(storage), storage).sweep(self.cloud_deadline(request))
+        except CredentialsError:
+            return
+        except TencentCloudError as exc:
+            log.warning("sweeping retired role objects failed: %s", exc.code)
+            return
+        for reason in left:
+            log.debug("retired role objects kept: %s", reason)
+
+    def _roll_back_role_objects(self, request: logical.Request, data: Any) -> None:
+        storage = request.storage
+        try:
+            RoleObjects(self.client(storage), storage).roll_back(data, self.cloud_deadline(request))
+        except TencentCloudError as exc:
+            raise vault_error(exc, "rolling back a role write") from None
 
 
 def new_backend() -> logical.Backend:
     """The factory the shim calls once per mount."""
     return TencentCloudBackend()
+
+
+__all__ = ["TencentCloudBackend", "new_backend"]

@@ -1,115 +1,252 @@
-"""``roles/<name>``: what kind of Tencent Cloud credential a role hands out, and its limits.
+"""``role/<name>``: what kind of Tencent Cloud credential a role hands out, and its limits.
 
-Validation happens before anything is stored, so a rejected write leaves the old role (or
-no role) in place.
+The original plugin's contract: ``remote_policies``, ``inline_policies``, ``role_arn``, ``ttl``
+and ``max_ttl`` are written and read back as its users' scripts expect. Every input is
+checked, and remote policy names resolved to ids, before anything is created; a cam_user
+role's groups and policies are created or updated before the role is stored (see
+``cam_objects``), so a rejected or failed write leaves the old role, and the account, as
+they were.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
-from typing import TYPE_CHECKING, Any
+import logging
+from typing import TYPE_CHECKING
 
 from tencentcloud_secrets import framework as fw
+from tencentcloud_secrets.cam_objects import RoleObjects
+from tencentcloud_secrets.cloud_errors import vault_error
+from tencentcloud_secrets.role import (
+    ASSUMED_ROLE,
+    CAM_USER,
+    CREDENTIAL_TYPES,
+    DEFAULT_SESSION_NAME_TEMPLATE,
+    DEFAULT_USERNAME_TEMPLATE,
+    FEDERATION_TOKEN,
+    GROUPS_PER_USER,
+    POLICIES_PER_GROUP,
+    ROLE_PREFIX,
+    CamGroup,
+    PolicySpec,
+    RemotePolicy,
+    Role,
+    RoleError,
+    check_external_id,
+    check_role_arn,
+    check_session_tags,
+    parse_inline_policies,
+    parse_remote_policies,
+    parse_session_policy,
+    read_role,
+    sts_bounds,
+    write_role,
+)
+from tencentcloud_secrets.templates import (
+    NameTemplate,
+    TemplateError,
+    check_name,
+    sample_context,
+)
+from tencentcloud_secrets.tencentcloud import models_cam as cm
+from tencentcloud_secrets.tencentcloud.client import TencentCloudClient
+from tencentcloud_secrets.tencentcloud.errors import NotFoundError, TencentCloudError
 from tencentcloud_secrets_shim import logical
 
 if TYPE_CHECKING:
     from tencentcloud_secrets.backend import TencentCloudBackend
 
-ROLE_PREFIX = "roles/"
-CAM_USER = "cam_user"
-ASSUMED_ROLE = "assumed_role"
-FEDERATION_TOKEN = "federation_token"
-CREDENTIAL_TYPES = (CAM_USER, ASSUMED_ROLE, FEDERATION_TOKEN)
-POLICY_DOCUMENT_LIMIT = 6144  # CAM's limit on a policy document, in characters
-
-
-@dataclasses.dataclass
-class Role:
-    credential_type: str = ""
-    policies: list[str] = dataclasses.field(default_factory=list)
-    policy_document: str = ""
-    role_arn: str = ""
-    ttl: int = 0
-    max_ttl: int = 0
-
-    def view(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
-def read_role(storage: logical.Storage, name: str) -> Role | None:
-    entry = storage.get(ROLE_PREFIX + name)
-    if entry is None:
-        return None
-    raw = json.loads(entry.value)
-    known = {f.name for f in dataclasses.fields(Role)}
-    return Role(**{k: v for k, v in raw.items() if k in known})
-
-
-def write_role(storage: logical.Storage, name: str, role: Role) -> None:
-    value = json.dumps(dataclasses.asdict(role)).encode()
-    storage.put(logical.StorageEntry(ROLE_PREFIX + name, value))
-
+log = logging.getLogger(__name__)
 
 FIELDS = {
     "name": fw.Field(fw.FieldType.STRING, "Name of the role.", required=True),
     "credential_type": fw.Field(
         fw.FieldType.LOWERCASE_STRING,
         "What the role hands out: cam_user (a CAM sub-user with an API key, deleted when the "
-        "lease ends), assumed_role (STS AssumeRole) or federation_token (STS "
-        "GetFederationToken).",
+        "lease ends), assumed_role (STS AssumeRole of role_arn) or federation_token (STS "
+        "GetFederationToken). Inferred when unset: assumed_role with role_arn, else cam_user.",
         allowed_values=CREDENTIAL_TYPES,
     ),
-    "policies": fw.Field(
-        fw.FieldType.COMMA_STRING_SLICE,
-        "Names of existing CAM policies (preset or custom) to attach to each sub-user.",
+    "remote_policies": fw.Field(
+        fw.FieldType.STRING_SLICE,
+        'Existing CAM policies for cam_user credentials, each "policy_name:<name>,scope:'
+        '<All|QCS|Local>" or "policy_id:<id>". Names are matched exactly when the role is '
+        "written.",
     ),
-    "policy_document": fw.Field(
-        fw.FieldType.STRING,
-        "A CAM policy document (JSON): inline policy of each sub-user, or the session "
-        "policy of STS credentials.",
+    "inline_policies": fw.Field(
+        fw.FieldType.SLICE,
+        "A JSON array of CAM policy documents for cam_user credentials; the engine keeps one "
+        "custom policy per document and role (not per lease).",
     ),
     "role_arn": fw.Field(
         fw.FieldType.STRING,
-        "ARN of the CAM role to assume, for credential_type assumed_role, like "
-        "qcs::cam::uin/100000000001:roleName/deployer.",
+        "ARN of the CAM role to assume (qcs::cam::uin/<uin>:roleName/<name>); setting it "
+        "makes the role an assumed_role role. The engine's key must be trusted by that role.",
     ),
     "ttl": fw.Field(
         fw.FieldType.DURATION_SECOND,
-        "Default lease TTL of credentials from this role; 0 means the mount's default.",
+        "Default lease TTL of cam_user credentials (0: the mount's default); for STS types, "
+        "the credential lifetime when session_duration is unset.",
     ),
     "max_ttl": fw.Field(
         fw.FieldType.DURATION_SECOND,
-        "Maximum lease TTL of credentials from this role; 0 means the mount's maximum.",
+        "Maximum lease TTL of credentials from this role (0: the mount's maximum).",
+    ),
+    "groups": fw.Field(
+        fw.FieldType.COMMA_STRING_SLICE,
+        "Names of existing CAM user groups that cam_user credentials also join.",
+    ),
+    "external_id": fw.Field(
+        fw.FieldType.STRING,
+        "External ID sent with AssumeRole, when the assumed role's trust policy requires one.",
+    ),
+    "session_duration": fw.Field(
+        fw.FieldType.DURATION_SECOND,
+        "Lifetime of STS credentials (AssumeRole 15m-12h, default 2h; GetFederationToken up "
+        "to 36h, default 30m).",
+    ),
+    "session_policy": fw.Field(
+        fw.FieldType.STRING,
+        "A CAM policy document (JSON) that narrows STS credentials; required for federation_token.",
+    ),
+    "session_tags": fw.Field(
+        fw.FieldType.KV_PAIRS,
+        "Session tags for AssumeRole, as key=value pairs.",
+    ),
+    "session_name_template": fw.Field(
+        fw.FieldType.STRING,
+        "Template of the STS session name (AssumeRole's RoleSessionName, GetFederationToken's "
+        f"Name). Default: {DEFAULT_SESSION_NAME_TEMPLATE}",
+    ),
+    "username_template": fw.Field(
+        fw.FieldType.STRING,
+        f"Template of cam_user user names (64 characters at most). Default: "
+        f"{DEFAULT_USERNAME_TEMPLATE}",
     ),
 }
 
+_SIMPLE_FIELDS = (
+    "role_arn",
+    "ttl",
+    "max_ttl",
+    "external_id",
+    "session_duration",
+    "session_tags",
+    "session_name_template",
+    "username_template",
+)
 
-def _validate(role: Role) -> str | None:
-    if role.credential_type not in CREDENTIAL_TYPES:
-        return f"credential_type must be one of {', '.join(CREDENTIAL_TYPES)}"
-    if role.policy_document:
-        if len(role.policy_document) > POLICY_DOCUMENT_LIMIT:
-            return f"policy_document must be at most {POLICY_DOCUMENT_LIMIT} characters"
-        try:
-            document = json.loads(role.policy_document)
-        except ValueError:
-            return "policy_document must be a JSON object"
-        if not isinstance(document, dict):
-            return "policy_document must be a JSON object"
-    if role.credential_type == CAM_USER and not (role.policies or role.policy_document):
-        return "a cam_user role needs policies or policy_document"
-    if role.credential_type == ASSUMED_ROLE and not role.role_arn:
-        return "an assumed_role role needs role_arn"
-    if role.credential_type != ASSUMED_ROLE and role.role_arn:
-        return "role_arn applies only to credential_type assumed_role"
-    if role.credential_type == FEDERATION_TOKEN and not role.policy_document:
-        return "a federation_token role needs policy_document"
-    if role.credential_type != CAM_USER and role.policies:
-        return "policies apply only to credential_type cam_user"
+
+def _merge(
+    old: Role | None, data: fw.FieldData
+) -> tuple[Role, list[PolicySpec] | None, list[str] | None]:
+    """The role as written: the stored one with the sent fields replaced. Remote policies
+    and groups come back unresolved (None when not sent)."""
+    role = dataclasses.replace(old) if old else Role()
+    for name in _SIMPLE_FIELDS:
+        value, sent = data.get_ok(name)
+        if sent:
+            setattr(role, name, value)
+    specs = None
+    raw, sent = data.get_ok("remote_policies")
+    if sent:
+        specs = parse_remote_policies(raw)
+    raw, sent = data.get_ok("inline_policies")
+    if sent:
+        role.inline_policies = parse_inline_policies(raw)
+    raw, sent = data.get_ok("session_policy")
+    if sent:
+        role.session_policy = parse_session_policy(raw)
+    group_names = None
+    raw, sent = data.get_ok("groups")
+    if sent:
+        group_names = list(dict.fromkeys(n for n in raw if n))
+    kind, sent = data.get_ok("credential_type")
+    if sent and kind:
+        role.credential_type = kind
+    elif role.role_arn:
+        role.credential_type = ASSUMED_ROLE
+    elif not old or old.credential_type == ASSUMED_ROLE:
+        role.credential_type = CAM_USER
+    return role, specs, group_names
+
+
+def _validate(role: Role, specs: list[PolicySpec] | None, groups: list[str] | None) -> None:
+    kind = role.credential_type
+    remote = len(specs) if specs is not None else len(role.remote_policies)
+    group_count = len(groups) if groups is not None else len(role.groups)
     if role.max_ttl and role.ttl > role.max_ttl:
-        return "ttl must not be greater than max_ttl"
-    return None
+        raise RoleError("ttl must not be greater than max_ttl")
+    if kind == CAM_USER:
+        if role.role_arn:
+            raise RoleError("role_arn applies only to assumed_role roles")
+        if not (remote or role.inline_policies or group_count):
+            raise RoleError(
+                "a cam_user role needs at least one of remote_policies, inline_policies, "
+                "groups (or set role_arn for an assumed_role role)"
+            )
+        if remote + len(role.inline_policies) > POLICIES_PER_GROUP:
+            raise RoleError(
+                f"remote_policies and inline_policies together may name at most "
+                f"{POLICIES_PER_GROUP} policies (CAM's limit per user group)"
+            )
+        if group_count + 1 > GROUPS_PER_USER:
+            raise RoleError(
+                f"groups may name at most {GROUPS_PER_USER - 1} groups (CAM lets a user join "
+                f"{GROUPS_PER_USER}, one of them the role's own)"
+            )
+        for name in ("external_id", "session_policy", "session_name_template"):
+            if getattr(role, name):
+                raise RoleError(f"{name} applies only to assumed_role and federation_token roles")
+        if role.session_tags or role.session_duration:
+            raise RoleError(
+                "session_tags and session_duration apply only to assumed_role and "
+                "federation_token roles"
+            )
+    else:
+        if remote:
+            raise RoleError(f"remote_policies must be empty for a {kind} role")
+        if role.inline_policies:
+            raise RoleError(
+                f"inline_policies must be empty for a {kind} role (use session_policy to "
+                "narrow STS credentials)"
+            )
+        if group_count:
+            raise RoleError(f"groups apply only to cam_user roles, not to {kind}")
+        if role.username_template:
+            raise RoleError("username_template applies only to cam_user roles")
+        low, high, _ = sts_bounds(kind)
+        if role.session_duration and not low <= role.session_duration <= high:
+            raise RoleError(f"session_duration must be between {low}s and {high}s for {kind}")
+    if kind == ASSUMED_ROLE:
+        if not role.role_arn:
+            raise RoleError("an assumed_role role needs role_arn")
+        check_role_arn(role.role_arn)
+        check_external_id(role.external_id)
+        check_session_tags(role.session_tags)
+    if kind == FEDERATION_TOKEN:
+        if role.role_arn:
+            raise RoleError("role_arn applies only to assumed_role roles")
+        if not role.session_policy:
+            raise RoleError("a federation_token role needs session_policy")
+        if role.external_id or role.session_tags:
+            raise RoleError("external_id and session_tags apply only to assumed_role roles")
+
+
+def _check_template(field: str, text: str, role_name: str, *, low: int, high: int) -> None:
+    try:
+        template = NameTemplate.parse(text)
+    except TemplateError as exc:
+        raise RoleError(f"{field}: {exc}") from None
+    if field == "username_template" and template.random_chars < 6:
+        raise RoleError(
+            "username_template must contain {{random N}} with N >= 6 (or {{uuid}}) so that "
+            "every lease gets a user of its own"
+        )
+    sample = template.render(sample_context(role_name))
+    problem = check_name(sample, what=f"{field} gives names like", low=low, high=high)
+    if problem:
+        raise RoleError(problem)
 
 
 class RolePaths:
@@ -117,52 +254,135 @@ class RolePaths:
         self._backend = backend
 
     def exists(self, request: logical.Request, data: fw.FieldData) -> bool:
-        assert request.storage is not None
         return read_role(request.storage, data.get_str("name")) is not None
 
     def list_roles(self, request: logical.Request, data: fw.FieldData) -> logical.Response | None:
-        assert request.storage is not None
         return fw.list_response(request.storage.list(ROLE_PREFIX))
 
     def read(self, request: logical.Request, data: fw.FieldData) -> logical.Response | None:
-        assert request.storage is not None
         role = read_role(request.storage, data.get_str("name"))
         return None if role is None else logical.Response(data=role.view())
 
     def write(self, request: logical.Request, data: fw.FieldData) -> logical.Response | None:
-        storage = request.storage
-        assert storage is not None
         name = data.get_str("name")
+        storage = request.storage
         with self._backend.locks.locked(ROLE_PREFIX + name):
-            role = read_role(storage, name) or Role()
-            for field in (
-                "credential_type",
-                "policies",
-                "policy_document",
-                "role_arn",
-                "ttl",
-                "max_ttl",
-            ):
-                value, sent = data.get_ok(field)
-                if sent:
-                    setattr(role, field, value)
-            problem = _validate(role)
-            if problem:
-                return logical.error_response(problem)
-            write_role(storage, name, role)
+            old = read_role(storage, name)
+            try:
+                role, specs, group_names = _merge(old, data)
+                _validate(role, specs, group_names)
+                if role.credential_type == CAM_USER:
+                    _check_template(
+                        "username_template",
+                        role.username_template or DEFAULT_USERNAME_TEMPLATE,
+                        name,
+                        low=1,
+                        high=64,
+                    )
+                else:
+                    high = 128 if role.credential_type == ASSUMED_ROLE else 32
+                    _check_template(
+                        "session_name_template",
+                        role.session_name_template or DEFAULT_SESSION_NAME_TEMPLATE,
+                        name,
+                        low=2,
+                        high=high,
+                    )
+            except RoleError as exc:
+                return logical.error_response(str(exc))
+            warnings: list[str] = []
+            if role.credential_type == CAM_USER:
+                problem = self._write_cam_user(request, name, old, role, specs, group_names)
+                if isinstance(problem, logical.Response):
+                    return problem
+                warnings.extend(problem)
+            else:
+                key = None
+                if old is not None and old.credential_type == CAM_USER:
+                    key = self._objects(request).retire(
+                        name, old, old.managed_groups, old.inline_policies
+                    )
+                role.remote_policies, role.groups, role.managed_groups = [], [], []
+                write_role(storage, name, role)
+                left = self._sweep(request, key)
+                if left:
+                    warnings.append(left)
+        max_lease = self._backend.config.system_view.max_lease_ttl()
+        if role.ttl > max_lease:
+            warnings.append(
+                f"ttl of {role.ttl}s exceeds the mount's max TTL of {int(max_lease)}s; "
+                "the latter is used"
+            )
+        log.info("role written", extra={"role": name, "credential_type": role.credential_type})
+        if warnings:
+            return logical.Response(data={}, warnings=warnings)
         return None
 
+    def _write_cam_user(
+        self,
+        request: logical.Request,
+        name: str,
+        old: Role | None,
+        role: Role,
+        specs: list[PolicySpec] | None,
+        group_names: list[str] | None,
+    ) -> logical.Response | list[str]:
+        client = self._backend.client(request.storage)
+        deadline = self._backend.cloud_deadline(request)
+        objects = self._objects(request)
+        try:
+            if specs is not None:
+                role.remote_policies = _resolve_policies(client, specs, old, deadline)
+            if group_names is not None:
+                role.groups = _resolve_groups(client, group_names, old, deadline)
+            change = objects.apply(name, old, role, deadline)
+        except RoleError as exc:
+            return logical.error_response(str(exc))
+        except TencentCloudError as exc:
+            raise vault_error(exc, f'writing role "{name}"') from None
+        key = objects.retire(name, role, [], change.dropped) if old else None
+        write_role(request.storage, name, role)
+        if change.wal_id:
+            fw.delete_wal(request.storage, change.wal_id)
+        left = self._sweep(request, key)
+        return [left] if left else []
+
     def delete(self, request: logical.Request, data: fw.FieldData) -> logical.Response | None:
-        assert request.storage is not None
         name = data.get_str("name")
         with self._backend.locks.locked(ROLE_PREFIX + name):
+            role = read_role(request.storage, name)
+            if role is None:
+                return None
+            key = None
+            if role.credential_type == CAM_USER:
+                key = self._objects(request).retire(
+                    name, role, role.managed_groups, role.inline_policies
+                )
             request.storage.delete(ROLE_PREFIX + name)
+            self._backend.forget_group_hint(name)
+            left = self._sweep(request, key)
+        log.info("role deleted", extra={"role": name})
+        if left:
+            return logical.Response(data={}, warnings=[left])
         return None
+
+    def _objects(self, request: logical.Request) -> RoleObjects:
+        return RoleObjects(self._backend.client(request.storage), request.storage)
+
+    def _sweep(self, request: logical.Request, key: str | None) -> str | None:
+        """Remove retired objects now if possible; what stays is swept periodically."""
+        if key is None:
+            return None
+        try:
+            return self._objects(request).sweep_one(key, self._backend.cloud_deadline(request))
+        except TencentCloudError as exc:
+            log.warning("retired objects not removed yet: %s", exc.code)
+            return f"the role's old CAM objects are removed later ({exc.code}: {exc.message})"
 
     def paths(self) -> list[fw.Path]:
         return [
             fw.Path(
-                "roles/?",
+                "role/?",
                 operations={
                     logical.LIST: fw.Operation(
                         self.list_roles, summary="List the roles.", inline=True
@@ -175,7 +395,7 @@ class RolePaths:
                 ),
             ),
             fw.Path(
-                "roles/" + fw.generic_name_regex("name"),
+                "role/" + fw.generic_name_regex("name"),
                 fields=FIELDS,
                 operations={
                     logical.READ: fw.Operation(self.read, summary="Read a role.", inline=True),
@@ -195,18 +415,87 @@ class RolePaths:
         ]
 
 
+def _resolve_policies(
+    client: TencentCloudClient,
+    specs: list[PolicySpec],
+    old: Role | None,
+    deadline: float | None,
+) -> list[RemotePolicy]:
+    """Exact ids for the written entries; entries the stored role already resolved cost
+    nothing."""
+    known: dict[tuple[str, str], RemotePolicy] = {}
+    by_id: dict[int, RemotePolicy] = {}
+    for policy in old.remote_policies if old else []:
+        known[(policy.policy_name, policy.scope)] = policy
+        by_id[policy.policy_id] = policy
+    resolved: list[RemotePolicy] = []
+    for spec in specs:
+        if spec.policy_id:
+            found_by_id = by_id.get(spec.policy_id)
+            if found_by_id is None:
+                try:
+                    found = client.cam.get_policy(
+                        cm.GetPolicyRequest(spec.policy_id), deadline=deadline
+                    )
+                except NotFoundError:
+                    raise RoleError(
+                        f"remote_policies: no CAM policy has id {spec.policy_id}"
+                    ) from None
+                scope = "QCS" if found.type == 2 else "Local"
+                found_by_id = RemotePolicy(found.policy_name, scope, spec.policy_id)
+            resolved.append(found_by_id)
+            continue
+        cached = known.get((spec.policy_name, spec.scope))
+        if cached is None:
+            summary = client.cam.find_policy_by_name(
+                spec.policy_name, scope=spec.scope, deadline=deadline
+            )
+            if summary is None:
+                raise RoleError(
+                    f'remote_policies: no CAM policy is named "{spec.policy_name}" in scope '
+                    f"{spec.scope} (names are matched exactly)"
+                )
+            cached = RemotePolicy(spec.policy_name, spec.scope, summary.policy_id)
+        resolved.append(cached)
+    unique: dict[int, RemotePolicy] = {}
+    for policy in resolved:
+        unique.setdefault(policy.policy_id, policy)
+    return list(unique.values())
+
+
+def _resolve_groups(
+    client: TencentCloudClient, names: list[str], old: Role | None, deadline: float | None
+) -> list[CamGroup]:
+    known = {g.group_name: g for g in (old.groups if old else [])}
+    groups = []
+    for name in names:
+        group = known.get(name)
+        if group is None:
+            found = client.cam.find_group_by_name(name, deadline=deadline)
+            if found is None:
+                raise RoleError(f'groups: no CAM user group is named "{name}"')
+            group = CamGroup(found.group_id, found.group_name)
+        groups.append(group)
+    return groups
+
+
 HELP_DESCRIPTION = """\
-A role names one kind of Tencent Cloud credential and what it may do:
+A role names one kind of Tencent Cloud credential and what it may do. The credential type
+follows from the fields, as in the original Tencent Cloud plugin:
 
-  cam_user          a CAM sub-user created for each lease, with the policies listed in
-                    `policies` and/or the inline `policy_document`, and one API key; the
-                    user is deleted when the lease ends.
-  assumed_role      temporary credentials of the CAM role `role_arn` (STS AssumeRole),
-                    optionally narrowed by `policy_document`.
-  federation_token  temporary credentials of the engine's own identity narrowed by
-                    `policy_document` (STS GetFederationToken).
+  remote_policies / inline_policies (cam_user)
+      Each lease is a new CAM sub-user with one API key, deleted when the lease ends. The
+      engine keeps, per role, a CAM user group carrying the remote policies and one custom
+      policy per inline document; users join it (and any "groups") when they are created.
+  role_arn (assumed_role)
+      STS AssumeRole credentials of that CAM role, optionally narrowed by session_policy.
+  credential_type=federation_token
+      STS GetFederationToken credentials of the engine's own identity, narrowed by
+      session_policy.
 
-Example:
-  vault write tencentcloud/roles/reader credential_type=cam_user \\
-      policies=QcloudCOSReadOnlyAccess ttl=1h max_ttl=24h
+Examples:
+  vault write tencentcloud/role/reader \\
+      remote_policies='policy_name:QcloudCOSReadOnlyAccess,scope:All' ttl=1h max_ttl=24h
+  vault write tencentcloud/role/deployer \\
+      role_arn='qcs::cam::uin/100000000001:roleName/deployer'
 """
