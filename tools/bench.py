@@ -130,11 +130,10 @@ def main() -> int:
             report["rss_after_mount_mb"] = round(rss_mb(pids[0]), 1)
             vault.cli(
                 "write",
-                "tencentcloud/roles/bench",
-                "credential_type=cam_user",
-                "policies=QcloudCOSReadOnlyAccess",
+                "tencentcloud/role/bench",
+                "role_arn=qcs::cam::uin/100000000001:roleName/bench",
             )
-            paths = ["tencentcloud/roles/bench", "sys/mounts/tencentcloud/tune"]
+            paths = ["tencentcloud/role/bench", "sys/mounts/tencentcloud/tune"]
             if args.go_plugin:
                 paths.append(mount_go_baseline(vault, args.go_plugin))
             samples = request_latency(vault, paths, args.requests)

@@ -77,14 +77,13 @@ def main() -> int:
             _step(
                 vault,
                 "write",
-                "tencentcloud/roles/reader",
-                "credential_type=cam_user",
-                "policies=QcloudCOSReadOnlyAccess",
+                "tencentcloud/role/reader",
+                "remote_policies=policy_name:QcloudCOSReadOnlyAccess,scope:All",
                 "ttl=1h",
                 "max_ttl=24h",
             )
-            _step(vault, "read", "tencentcloud/roles/reader")
-            _step(vault, "list", "tencentcloud/roles")
+            _step(vault, "read", "tencentcloud/role/reader")
+            _step(vault, "list", "tencentcloud/role")
             print("\nThe plugin answers from one process:", vault.plugin_pids())
             if args.once:
                 return 0

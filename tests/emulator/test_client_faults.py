@@ -52,7 +52,9 @@ def test_lost_add_user_response_creates_one_user_with_working_keys(
 ) -> None:
     emulator.set_faults({"faults": [{"action": "AddUser", "drop": True, "nth": 1}]})
     with _client(emulator) as client:
-        added = client.cam.add_user(cam.AddUserRequest("lost-response", remark="nonce-lr", use_api=True))
+        added = client.cam.add_user(
+            cam.AddUserRequest("lost-response", remark="nonce-lr", use_api=True)
+        )
         assert added.recovered
         assert [u.name for u in client.cam.list_users()] == ["lost-response"]
         keys = client.cam.list_access_keys(cam.ListAccessKeysRequest(target_uin=added.uin))

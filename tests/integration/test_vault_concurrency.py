@@ -14,11 +14,11 @@ def test_parallel_writes_and_reads_stay_consistent(vault: VaultServer, mount: st
         for i in range(25):
             name = f"w{n}-{i}"
             client.write_data(
-                f"{mount}/roles/{name}",
-                data={"credential_type": "cam_user", "policies": [f"P{n}", f"Q{i}"], "ttl": i},
+                f"{mount}/role/{name}",
+                data={"role_arn": f"qcs::cam::uin/{n}:roleName/r{i}", "ttl": i},
             )
-            role = client.read(f"{mount}/roles/{name}")["data"]  # an inline read
-            assert role["policies"] == [f"P{n}", f"Q{i}"]
+            role = client.read(f"{mount}/role/{name}")["data"]  # an inline read
+            assert role["role_arn"] == f"qcs::cam::uin/{n}:roleName/r{i}"
             assert role["ttl"] == i
             assert client.read(f"{mount}/config") is None  # another inline read
             names.append(name)
@@ -26,6 +26,6 @@ def test_parallel_writes_and_reads_stay_consistent(vault: VaultServer, mount: st
 
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         written = [name for names in pool.map(worker, range(8)) for name in names]
-    listed = vault.client().list(f"{mount}/roles")["data"]["keys"]
+    listed = vault.client().list(f"{mount}/role")["data"]["keys"]
     assert sorted(listed) == sorted(written)
     assert len(listed) == 200

@@ -13,14 +13,13 @@ from tools.vaultserver import PLUGIN_NAME, VaultServer
 def _write_role(vault: VaultServer, mount: str, name: str) -> None:
     vault.cli(
         "write",
-        f"{mount}/roles/{name}",
-        "credential_type=cam_user",
-        "policies=QcloudCOSReadOnlyAccess",
+        f"{mount}/role/{name}",
+        "role_arn=qcs::cam::uin/100000000001:roleName/app",
     )
 
 
 def _role_exists(vault: VaultServer, mount: str, name: str) -> bool:
-    return vault.cli("read", f"{mount}/roles/{name}", check=False).returncode == 0
+    return vault.cli("read", f"{mount}/role/{name}", check=False).returncode == 0
 
 
 def _wait_gone(pids: list[int], timeout: float = 10) -> bool:

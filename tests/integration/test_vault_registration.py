@@ -40,12 +40,11 @@ def test_untyped_catalog_write_and_generic_enable(fresh_vault: VaultServer) -> N
     assert mounts["tencentcloudsecrets/"]["type"] == "tencentcloudsecrets"
     fresh_vault.cli(
         "write",
-        "tencentcloudsecrets/roles/probe",
-        "credential_type=cam_user",
-        "policies=QcloudCOSReadOnlyAccess",
+        "tencentcloudsecrets/role/probe",
+        "role_arn=qcs::cam::uin/100000000001:roleName/app",
     )
-    read = fresh_vault.cli("read", "-format=json", "tencentcloudsecrets/roles/probe").json()
-    assert read["data"]["credential_type"] == "cam_user"
+    read = fresh_vault.cli("read", "-format=json", "tencentcloudsecrets/role/probe").json()
+    assert read["data"]["credential_type"] == "assumed_role"
 
 
 def test_wrong_sha256_is_refused(fresh_vault: VaultServer) -> None:

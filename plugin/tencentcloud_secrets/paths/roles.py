@@ -173,6 +173,8 @@ def _merge(
 
 def _validate(role: Role, specs: list[PolicySpec] | None, groups: list[str] | None) -> None:
     kind = role.credential_type
+    if kind not in CREDENTIAL_TYPES:
+        raise RoleError(f"credential_type must be one of {', '.join(CREDENTIAL_TYPES)}")
     remote = len(specs) if specs is not None else len(role.remote_policies)
     group_count = len(groups) if groups is not None else len(role.groups)
     if role.max_ttl and role.ttl > role.max_ttl:
@@ -205,10 +207,10 @@ def _validate(role: Role, specs: list[PolicySpec] | None, groups: list[str] | No
             )
     else:
         if remote:
-            raise RoleError(f"remote_policies must be empty for a {kind} role")
+            raise RoleError(f"remote_policies must be empty for {kind} roles")
         if role.inline_policies:
             raise RoleError(
-                f"inline_policies must be empty for a {kind} role (use session_policy to "
+                f"inline_policies must be empty for {kind} roles (use session_policy to "
                 "narrow STS credentials)"
             )
         if group_count:

@@ -14,6 +14,13 @@ import pytest
 
 from tencentcloud_emulator.testing import RunningEmulator
 from tencentcloud_secrets.backend import TencentCloudBackend
+from tencentcloud_secrets.tencentcloud import (
+    Credentials,
+    Endpoint,
+    EndpointResolver,
+    RetryPolicy,
+    TencentCloudClient,
+)
 from tencentcloud_secrets_shim import logical
 
 
@@ -105,8 +112,6 @@ def engine(emulator: RunningEmulator) -> Iterator[Mount]:
     m = Mount()
     m.configure(emulator, max_retries=2)
     # Retries back off by milliseconds here, not seconds.
-    from tencentcloud_secrets.tencentcloud import RetryPolicy
-
     client = m.backend.client(m.storage)
     client.transport.retry = RetryPolicy(max_attempts=3, base_delay=0.005, max_delay=0.01)
     yield m
@@ -145,3 +150,16 @@ def error_of(response: logical.Response | None) -> str:
     assert response is not None, "expected an error response"
     assert response.data is not None
     return str(response.data["error"])
+
+
+def client_as(
+    emulator: RunningEmulator, secret_id: str, secret_key: str, token: str | None = None
+) -> TencentCloudClient:
+    """The project's client with an issued credential, aimed at the emulator."""
+    endpoint = Endpoint.parse(emulator.endpoint)
+    return TencentCloudClient(
+        Credentials(secret_id, secret_key, token),
+        region="ap-guangzhou",
+        endpoints=EndpointResolver(overrides={"cam": endpoint, "sts": endpoint}),
+        retry=RetryPolicy(max_attempts=1),
+    )

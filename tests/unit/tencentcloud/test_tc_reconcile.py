@@ -154,9 +154,7 @@ def test_create_policy_lost_answer_matches_exact_name(
     client = make_client()
     decoy = client.cam.create_policy(CreatePolicyRequest("app-policy-extra", DOC)).policy_id
     emulator.set_faults({"faults": [_once("CreatePolicy", drop="after")]})
-    result = client.cam.create_policy(
-        CreatePolicyRequest("app-policy", DOC, description="nonce-p")
-    )
+    result = client.cam.create_policy(CreatePolicyRequest("app-policy", DOC, description="nonce-p"))
     assert result.recovered
     assert result.policy_id != decoy
     policies = {p["PolicyName"]: p["PolicyId"] for p in _account(emulator)["Policies"]}

@@ -1,0 +1,311 @@
+"""creds/<role>, renew and revoke against the emulator: what is issued, what it costs in API
+calls, that the credential works, and that revocation needs nothing but the lease."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+
+import pytest
+
+from tencentcloud_emulator.testing import RunningEmulator
+from tencentcloud_secrets.tencentcloud import RetryPolicy
+from tencentcloud_secrets.tencentcloud import models_cam as cm
+from tencentcloud_secrets_shim import logical
+from tests.unit.engine.conftest import (
+    Mount,
+    account,
+    calls,
+    client_as,
+    data_of,
+    error_of,
+    group_names,
+    user_names,
+)
+
+COS_READ = "policy_name:QcloudCOSReadOnlyAccess,scope:All"
+CVM_DOC = {
+    "version": "2.0",
+    "statement": [{"effect": "allow", "action": ["cvm:*"], "resource": "*"}],
+}
+ARN = "qcs::cam::uin/100000000001:roleName/vault-demo-role"
+SESSION_POLICY = {
+    "version": "2.0",
+    "statement": [{"effect": "allow", "action": "cos:*", "resource": "*"}],
+}
+
+
+def _issue(engine: Mount, role: str = "app", **data: object) -> logical.Response:
+    response = engine("update" if data else "read", f"creds/{role}", **data)
+    data_of(response)
+    assert response is not None
+    return response
+
+
+@pytest.fixture
+def cam_role(engine: Mount) -> str:
+    assert (
+        engine(
+            "update",
+            "role/app",
+            remote_policies=[COS_READ, "policy_name:QcloudCamReadOnlyAccess,scope:QCS"],
+            inline_policies=json.dumps([CVM_DOC]),
+            ttl="1h",
+            max_ttl="3h",
+        )
+        is None
+    )
+    return "app"
+
+
+# --- cam_user -----------------------------------------------------------------------------
+
+
+def test_cam_user_costs_two_calls_and_the_key_works(
+    engine: Mount, emulator: RunningEmulator, cam_role: str
+) -> None:
+    before = len(calls(emulator))
+    issued = _issue(engine)
+    assert calls(emulator)[before:] == ["AddUser", "AddUserToGroup"]
+    data = data_of(issued)
+    assert set(data) == {"secret_id", "secret_key", "username", "uin"}
+    assert data["username"].startswith("vault-token-app-")
+    assert issued.secret is not None
+    assert issued.secret.lease.renewable
+    assert issued.secret.lease.ttl == 3600
+    assert issued.secret.lease.max_ttl == 3 * 3600
+    assert "secret_key" not in issued.secret.internal_data
+    assert data["secret_key"] not in json.dumps(issued.secret.internal_data)
+    # The user is in the role's group, and the key signs calls as that user.
+    [user] = account(emulator)["Users"]
+    [group] = account(emulator)["Groups"]
+    assert user["Uin"] == data["uin"]
+    assert group["MemberUins"] == [data["uin"]]
+    with client_as(emulator, data["secret_id"], data["secret_key"]) as as_user:
+        identity = as_user.sts.get_caller_identity()
+    assert identity.type == "CAMUser"
+    assert engine.wal() == []
+
+
+def test_revoke_costs_one_call_and_is_idempotent(
+    engine: Mount, emulator: RunningEmulator, cam_role: str
+) -> None:
+    issued = _issue(engine)
+    before = len(calls(emulator))
+    assert engine.revoke(issued) is None
+    assert calls(emulator)[before:] == ["DeleteUser"]
+    assert user_names(emulator) == []
+    assert engine.revoke(issued) is None  # gone counts as revoked
+    assert calls(emulator)[before:] == ["DeleteUser", "DeleteUser"]
+
+
+def test_revoke_needs_only_the_lease(
+    engine: Mount, emulator: RunningEmulator, cam_role: str
+) -> None:
+    issued = _issue(engine)
+    uin = data_of(issued)["uin"]
+    # Someone adds a second key by hand, and the role and config change.
+    engine.backend.client(engine.storage).cam.create_access_key(cm.CreateAccessKeyRequest(uin))
+    engine("update", "role/app", remote_policies="policy_id:3")
+    engine("delete", "role/app")
+    assert engine.revoke(issued) is None
+    assert user_names(emulator) == []
+    assert account(emulator)["AccessKeys"] == [
+        k for k in account(emulator)["AccessKeys"] if k["Uin"] == emulator.owner_uin
+    ]
+
+
+def test_renew_uses_the_roles_ttl_and_stops_when_the_role_is_gone(
+    engine: Mount, cam_role: str
+) -> None:
+    issued = _issue(engine)
+    renewed = engine.renew(issued)
+    assert renewed is not None
+    assert renewed.secret is not None
+    assert (renewed.secret.lease.ttl, renewed.secret.lease.max_ttl) == (3600, 3 * 3600)
+    engine("update", "role/app", ttl="2h")
+    renewed = engine.renew(issued)
+    assert renewed is not None
+    assert renewed.secret is not None
+    assert renewed.secret.lease.ttl == 7200
+    engine("delete", "role/app")
+    with pytest.raises(logical.InvalidRequest, match="was deleted"):
+        engine.renew(issued)
+
+
+def test_requested_ttl_is_honoured_within_the_roles_max(engine: Mount, cam_role: str) -> None:
+    short = _issue(engine, ttl="10m")
+    assert short.secret is not None
+    assert short.secret.lease.ttl == 600
+    long = _issue(engine, ttl="10h")
+    assert long.secret is not None
+    assert long.secret.lease.ttl == 3 * 3600
+    assert "capped" in long.warnings[0]
+
+
+def test_extra_groups_are_joined_in_the_same_call(engine: Mount, emulator: RunningEmulator) -> None:
+    cam = engine.backend.client(engine.storage).cam
+    extra = cam.create_group(cm.CreateGroupRequest("ops-readers")).group_id
+    engine("update", "role/app", remote_policies=COS_READ, groups="ops-readers")
+    before = len(calls(emulator))
+    issued = _issue(engine)
+    assert calls(emulator)[before:] == ["AddUser", "AddUserToGroup"]
+    [user] = account(emulator)["Users"]
+    assert extra in user["GroupIds"]
+    assert len(user["GroupIds"]) == 2
+    assert data_of(engine("read", "role/app"))["groups"] == ["ops-readers"]
+    engine.revoke(issued)
+
+
+def test_username_template(engine: Mount, emulator: RunningEmulator) -> None:
+    engine(
+        "update",
+        "role/app",
+        remote_policies=COS_READ,
+        username_template="ci_{{.RoleName | uppercase}}_{{random 6 | lowercase}}",
+    )
+    issued = engine("read", "creds/app", display_name="approle-my builder")
+    name = data_of(issued)["username"]
+    assert name.startswith("ci_APP_")
+    assert len(name) == len("ci_APP_") + 6
+
+
+def test_display_name_is_made_cam_safe(engine: Mount, cam_role: str) -> None:
+    issued = engine("read", "creds/app", display_name="oidc-Jane Doe (ops)")
+    assert data_of(issued)["username"].startswith("vault-oidc-Jane-Doe--o-app-")
+
+
+def test_full_group_grows_the_role_and_stays_at_two_calls(
+    engine: Mount, emulator: RunningEmulator, cam_role: str
+) -> None:
+    emulator.set_faults(
+        {
+            "faults": [
+                {"action": "AddUserToGroup", "nth": 1, "code": "InvalidParameter.GroupUserFull"}
+            ]
+        }
+    )
+    first = _issue(engine)
+    assert len(group_names(emulator)) == 2
+    groups = data_of(engine("read", "role/app"))["cam_groups"]
+    assert len(groups) == 2
+    # The new group carries the same policies as the first.
+    policies = [sorted(g["PolicyIds"]) for g in account(emulator)["Groups"]]
+    assert policies[0] == policies[1]
+    [user] = account(emulator)["Users"]
+    assert user["GroupIds"] == [groups[1]["group_id"]]
+    before = len(calls(emulator))
+    second = _issue(engine)
+    assert calls(emulator)[before:] == ["AddUser", "AddUserToGroup"]
+    for lease in (first, second):
+        engine.revoke(lease)
+    engine("delete", "role/app")
+    assert group_names(emulator) == []
+
+
+def test_concurrent_issues_all_succeed_with_no_orphans(
+    engine: Mount, emulator: RunningEmulator
+) -> None:
+    for name in ("a", "b", "c", "d"):
+        engine("update", f"role/{name}", remote_policies=COS_READ)
+    # CAM throttles AddUser at 20/s: 32 at once need the client's backoff to get through.
+    engine.backend.client(engine.storage).transport.retry = RetryPolicy(
+        max_attempts=10, base_delay=0.1, max_delay=1.0
+    )
+    roles = ["a"] * 16 + ["b", "c", "d"] * 5 + ["a"]
+    with concurrent.futures.ThreadPoolExecutor(32) as pool:
+        issued = list(pool.map(lambda role: _issue(engine, role), roles))
+    names = {data_of(r)["username"] for r in issued}
+    assert len(names) == 32
+    assert sorted(names) == user_names(emulator)
+    with concurrent.futures.ThreadPoolExecutor(32) as pool:
+        assert list(pool.map(engine.revoke, issued)) == [None] * 32
+    assert user_names(emulator) == []
+    assert engine.wal() == []
+
+
+# --- STS ------------------------------------------------------------------------------------
+
+
+def test_assumed_role_costs_one_call_and_lasts_as_long_as_the_credential(
+    engine: Mount, emulator: RunningEmulator
+) -> None:
+    engine(
+        "update",
+        "role/deploy",
+        role_arn=ARN,
+        session_duration="30m",
+        session_policy=json.dumps(SESSION_POLICY),
+        session_tags="team=ops",
+    )
+    before = len(calls(emulator))
+    issued = _issue(engine, "deploy")
+    assert calls(emulator)[before:] == ["AssumeRole"]
+    data = data_of(issued)
+    assert set(data) == {"secret_id", "secret_key", "token", "expiration"}
+    assert issued.secret is not None
+    assert not issued.secret.lease.renewable
+    assert 1790 <= issued.secret.lease.ttl <= 1800
+    with client_as(emulator, data["secret_id"], data["secret_key"], data["token"]) as session:
+        assert session.sts.get_caller_identity().type == "CAMRole"
+    assert engine.revoke(issued) is None  # nothing to delete: it expires by itself
+    assert calls(emulator)[-1] == "GetCallerIdentity"
+
+
+def test_federation_token(engine: Mount, emulator: RunningEmulator) -> None:
+    engine(
+        "update",
+        "role/fed",
+        credential_type="federation_token",
+        session_policy=json.dumps(SESSION_POLICY),
+    )
+    before = len(calls(emulator))
+    issued = _issue(engine, "fed", ttl="15m")
+    assert calls(emulator)[before:] == ["GetFederationToken"]
+    assert issued.secret is not None
+    assert 890 <= issued.secret.lease.ttl <= 900
+
+
+def test_sts_error_reaches_the_user_with_code_and_request_id(engine: Mount) -> None:
+    engine("update", "role/ghost", role_arn="qcs::cam::uin/100000000001:roleName/nobody")
+    with pytest.raises(logical.CodedError) as err:
+        engine("read", "creds/ghost")
+    assert err.value.status == 400
+    assert "AssumeRole" in str(err.value)
+    assert "RequestId" in str(err.value)
+
+
+# --- refusals and errors --------------------------------------------------------------------
+
+
+def test_external_id_from_the_caller_is_refused(engine: Mount) -> None:
+    engine("update", "role/deploy", role_arn=ARN)
+    message = error_of(engine("update", "creds/deploy", external_id="guess"))
+    assert "external_id cannot be chosen by the caller" in message
+
+
+def test_unknown_role(engine: Mount, emulator: RunningEmulator) -> None:
+    assert 'role "nope" does not exist' in error_of(engine("read", "creds/nope"))
+    assert calls(emulator) == []
+
+
+def test_throttling_past_the_retries_is_a_503_with_the_code(
+    engine: Mount, emulator: RunningEmulator, cam_role: str
+) -> None:
+    emulator.set_faults({"faults": [{"action": "AddUser", "code": "RequestLimitExceeded"}]})
+    with pytest.raises(logical.CodedError) as err:
+        engine("read", "creds/app")
+    assert err.value.status == 503
+    assert "RequestLimitExceeded" in str(err.value)
+    assert "RequestId" in str(err.value)
+    assert engine.wal() == []
+    assert user_names(emulator) == []
+
+
+def test_bad_key_is_a_400_with_the_code(engine: Mount, emulator: RunningEmulator) -> None:
+    engine("update", "config", secret_id="AKIDnobody0000000000000000000000000", secret_key="x" * 32)
+    with pytest.raises(logical.CodedError) as err:
+        engine("update", "role/app", remote_policies=COS_READ)
+    assert err.value.status == 400
+    assert "AuthFailure.SecretIdNotFound" in str(err.value)
+    assert engine.stored("role/app") is None
