@@ -158,8 +158,12 @@ class TencentCloudBackend(fw.Backend):
 
     def _roll_back_role_objects(self, request: logical.Request, data: Any) -> None:
         storage = request.storage
+        # Under the role's lock: a write of the same role must not interleave.
         try:
-            RoleObjects(self.client(storage), storage).roll_back(data, self.cloud_deadline(request))
+            with self.locks.locked(ROLE_PREFIX + str(data.get("role", ""))):
+                RoleObjects(self.client(storage), storage).roll_back(
+                    data, self.cloud_deadline(request)
+                )
         except TencentCloudError as exc:
             raise vault_error(exc, "rolling back a role write") from None
 

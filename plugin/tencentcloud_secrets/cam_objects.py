@@ -121,8 +121,12 @@ class RoleObjects:
             }
             for p in to_create
         ]
+        current = set(old.policy_ids) if was_cam and old and old.managed_groups else set()
+        remote = {p.policy_id for p in new.remote_policies}
+        kept = {p.policy_id for p in new.inline_policies if p.policy_id}
+        reattach = bool(new.managed_groups) and (bool(to_create) or current != remote | kept)
         wal_id = ""
-        if planned_groups or planned_policies:
+        if planned_groups or planned_policies or reattach:
             wal_id = fw.put_wal(
                 self._storage,
                 WAL_ROLE_OBJECTS,
@@ -160,7 +164,6 @@ class RoleObjects:
                 group_id = made.group_id
                 undo.add(f"group {group_id}", functools.partial(self._delete_group, group_id))
                 new.managed_groups.append(CamGroup(group_id, plan["group_name"]))
-            current = set(old.policy_ids) if was_cam and old and old.managed_groups else set()
             desired = new.policy_ids
             for group in new.managed_groups:
                 for policy_id in [p for p in desired if p not in current]:
@@ -324,8 +327,26 @@ class RoleObjects:
 
     def roll_back(self, data: dict[str, Any], deadline: float | None) -> None:
         """Undo a role write that never finished. Safe twice: each object is deleted only if
-        it still exists, carries this write's marker, and the stored role does not use it."""
+        it still exists, carries this write's marker, and the stored role does not use it;
+        then the stored role's groups get exactly the stored role's policies again."""
         role = read_role(self._storage, str(data.get("role", "")))
+        self._delete_unused(data, role, deadline)
+        if role is None:
+            return
+        desired = set(role.policy_ids)
+        for group in role.managed_groups:
+            try:
+                attached = self._cam.attached_group_policy_ids(group.group_id, deadline=deadline)
+            except NotFoundError:
+                continue
+            for policy_id in sorted(desired - attached):
+                self._attach(group.group_id, policy_id, deadline)
+            for policy_id in sorted(attached - desired):
+                self._detach(group.group_id, policy_id, deadline)
+
+    def _delete_unused(
+        self, data: dict[str, Any], role: Role | None, deadline: float | None
+    ) -> None:
         used_groups = {g.group_id for g in role.managed_groups} if role else set()
         used_policies = {p.policy_id for p in role.inline_policies} if role else set()
         for plan in data.get("groups", []):

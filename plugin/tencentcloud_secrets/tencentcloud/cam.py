@@ -274,6 +274,27 @@ class CamClient:
         reply = self._call("ListUsersForGroup", req.to_params(), deadline)
         return decode(reply, m.GroupMemberPage.from_wire)
 
+    def list_attached_group_policies(
+        self, req: m.ListAttachedGroupPoliciesRequest, *, deadline: float | None = None
+    ) -> m.AttachedPolicyPage:
+        reply = self._call("ListAttachedGroupPolicies", req.to_params(), deadline)
+        return decode(reply, m.AttachedPolicyPage.from_wire)
+
+    def attached_group_policy_ids(
+        self, group_id: int, *, deadline: float | None = None
+    ) -> set[int]:
+        """Every policy attached to the group, over as many pages as it takes."""
+        found: set[int] = set()
+        for page in range(1, _MAX_PAGES + 1):
+            result = self.list_attached_group_policies(
+                m.ListAttachedGroupPoliciesRequest(group_id, page=page, rp=_PAGE_SIZE),
+                deadline=deadline,
+            )
+            found.update(p.policy_id for p in result.policies)
+            if not result.policies or page * _PAGE_SIZE >= result.total_num:
+                break
+        return found
+
     def attach_group_policy(
         self, req: m.AttachGroupPolicyRequest, *, deadline: float | None = None
     ) -> None:

@@ -484,6 +484,16 @@ class GroupMemberPage:
 
 
 @dataclasses.dataclass(frozen=True)
+class ListAttachedGroupPoliciesRequest:
+    target_group_id: int
+    page: int | None = None
+    rp: int | None = None
+
+    def to_params(self) -> dict[str, Any]:
+        return params(TargetGroupId=self.target_group_id, Page=self.page, Rp=self.rp)
+
+
+@dataclasses.dataclass(frozen=True)
 class AttachGroupPolicyRequest:
     policy_id: int
     attach_group_id: int
