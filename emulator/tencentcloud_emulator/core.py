@@ -243,14 +243,9 @@ class Emulator:
             assert scope is not None
             signed = auth.SignedRequest(
                 method=request.method,
-                host=request.header("host") or "",
-                content_type=request.header("content-type") or "",
                 query=request.query,
+                headers=request.headers,
                 body=request.body,
-                authorization=authorization,
-                timestamp=request.header("x-tc-timestamp") or "",
-                token=request.header("x-tc-token"),
-                content_sha256=request.header("x-tc-content-sha256"),
             )
             with self.lock:
                 principal = auth.verify(self.world, signed, scope)
