@@ -278,14 +278,11 @@ class Account:
 
     # ---- access keys ---------------------------------------------------------------------
 
-    def _key_owner(self, target_uin: int | None) -> int:
-        if target_uin is None or target_uin == self.owner_uin:
-            return self.owner_uin
-        if self.user_by_uin(target_uin) is None:
-            raise ApiError(
-                "InvalidParameter.UserNotExist", f"The user {target_uin} does not exist."
-            )
-        return target_uin
+    def _key_owner(self, uin: int) -> int:
+        """The subject of a key action must be the main account or one of its sub-users."""
+        if uin != self.owner_uin and self.user_by_uin(uin) is None:
+            raise ApiError("InvalidParameter.UserNotExist", f"The user {uin} does not exist.")
+        return uin
 
     def _new_key(self, uin: int, description: str) -> AccessKey:
         now = self.env.now()
@@ -303,32 +300,38 @@ class Account:
     def _drop_key(self, key_id: str) -> None:
         del self.keys[key_id]
 
-    def create_access_key(self, *, target_uin: int | None, description: str = "") -> AccessKey:
+    def create_access_key(self, *, uin: int, description: str = "") -> AccessKey:
         """CreateAccessKey: at most two keys per user (OperationDenied.AccessKeyOverLimit)."""
-        uin = self._key_owner(target_uin)
+        uin = self._key_owner(uin)
         _check_description(description, 50)
         if len(self.keys_of(uin)) >= self.env.quotas.keys_per_user:
             raise ApiError("OperationDenied.AccessKeyOverLimit", "The user already has 2 keys.")
         return self._new_key(uin, description)
 
-    def _require_key(self, key_id: str, target_uin: int | None) -> AccessKey:
-        uin = self._key_owner(target_uin)
+    def _require_key(self, key_id: str, uin: int) -> AccessKey:
+        """An unknown key is ResourceNotFound.SecretNotExist; a key of someone else than the
+        subject is OperationDenied.UinNotMatch."""
+        uin = self._key_owner(uin)
         key = self.keys.get(key_id)
-        if key is None or key.uin != uin:
+        if key is None:
             raise ApiError("ResourceNotFound.SecretNotExist", "The access key does not exist.")
+        if key.uin != uin:
+            raise ApiError(
+                "OperationDenied.UinNotMatch", "The access key does not belong to that user."
+            )
         return key
 
-    def delete_access_key(self, *, key_id: str, target_uin: int | None) -> None:
-        self._drop_key(self._require_key(key_id, target_uin).key_id)
+    def delete_access_key(self, *, key_id: str, uin: int) -> None:
+        self._drop_key(self._require_key(key_id, uin).key_id)
 
-    def update_access_key(self, *, key_id: str, status: str, target_uin: int | None) -> None:
+    def update_access_key(self, *, key_id: str, status: str, uin: int) -> None:
         if status not in ("Active", "Inactive"):
             raise ApiError("InvalidParameter.ParamError", "`Status` must be Active or Inactive.")
-        key = self._require_key(key_id, target_uin)
+        key = self._require_key(key_id, uin)
         key.status = "Active" if status == "Active" else "Inactive"
 
-    def list_access_keys(self, target_uin: int | None) -> list[AccessKey]:
-        return self.keys_of(self._key_owner(target_uin))
+    def list_access_keys(self, uin: int) -> list[AccessKey]:
+        return self.keys_of(self._key_owner(uin))
 
     # ---- policies ------------------------------------------------------------------------
 

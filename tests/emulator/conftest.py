@@ -6,11 +6,12 @@ import dataclasses
 import http.client
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
 from tencentcloud.cam.v20190116 import cam_client
+from tencentcloud.cam.v20190116 import models as cam_models
 from tencentcloud.common import credential
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
 from tencentcloud.common.profile.client_profile import ClientProfile
@@ -151,3 +152,40 @@ class Raw:
 @pytest.fixture
 def raw(emulator: RunningEmulator) -> Raw:
     return Raw(emulator)
+
+
+@dataclasses.dataclass(frozen=True)
+class SubUser:
+    """A sub-user made through the API, with its first key pair."""
+
+    name: str
+    uin: int
+    secret_id: str
+    secret_key: str = dataclasses.field(repr=False)
+
+
+MakeUser = Callable[..., SubUser]
+
+
+@pytest.fixture
+def make_user(sdk: Sdk) -> MakeUser:
+    """``make_user(name, policies=[ids], groups=[ids])``: a sub-user created with the root
+    key (UseApi=1), its policies attached and its group memberships added."""
+    cam = sdk.cam()
+
+    def make(name: str, *, policies: Sequence[int] = (), groups: Sequence[int] = ()) -> SubUser:
+        request = cam_models.AddUserRequest()
+        request.from_json_string(json.dumps({"Name": name, "UseApi": 1}))
+        made = cam.AddUser(request)
+        for policy_id in policies:
+            attach = cam_models.AttachUserPolicyRequest()
+            attach.from_json_string(json.dumps({"PolicyId": policy_id, "AttachUin": made.Uin}))
+            cam.AttachUserPolicy(attach)
+        if groups:
+            join = cam_models.AddUserToGroupRequest()
+            info = [{"GroupId": g, "Uin": made.Uin} for g in groups]
+            join.from_json_string(json.dumps({"Info": info}))
+            cam.AddUserToGroup(join)
+        return SubUser(name, made.Uin, made.SecretId, made.SecretKey)
+
+    return make
