@@ -34,6 +34,8 @@ class Quotas:
     policies_per_group: int = 200
     keys_per_user: int = 2
     groups_per_user: int = 10
+    # No documented figure was found; the sub-user quota bounds it in any case.
+    users_per_group: int = 1000
 
     def to_dict(self) -> dict[str, int]:
         return dataclasses.asdict(self)
@@ -202,7 +204,9 @@ class Account:
             )
         return policy
 
-    def _require_group(self, group_id: int, code: str = "ResourceNotFound.GroupNotExist") -> Group:
+    def _require_group(self, group_id: int, code: str) -> Group:
+        """Each action reports an unknown group with its own code (the SDK's per-action lists
+        differ: GetGroup and DeleteGroup list only ResourceNotFound.UserNotExist)."""
         group = self.groups.get(group_id)
         if group is None:
             raise ApiError(code, f"The group {group_id} does not exist.")
@@ -236,6 +240,8 @@ class Account:
                     "InvalidParameter.PasswordViolatedRules",
                     "The password does not meet the password rules.",
                 )
+            # A password the caller chose is never sent back.
+            password = None
         elif console_login:
             password = ids.console_password()
         else:
@@ -422,7 +428,10 @@ class Account:
         self, *, uin: int, page_no: int = 1, rp: int = 20
     ) -> tuple[int, list[tuple[Policy, float]]]:
         check_paging(page_no, rp)
-        user = self._require_user_uin(uin)
+        user = self.user_by_uin(uin)
+        if user is None:
+            # The action's SDK list has no not-found code: an unknown uin is a bad parameter.
+            raise ApiError("InvalidParameter.ParamError", f"The user uin {uin} does not exist.")
         return self._attached(user.policies, page_no, rp)
 
     def _attached(
@@ -451,7 +460,7 @@ class Account:
         return group
 
     def delete_group(self, group_id: int) -> None:
-        group = self._require_group(group_id)
+        group = self._require_group(group_id, "ResourceNotFound.UserNotExist")
         for uin in group.members:
             user = self.user_by_uin(uin)
             if user is not None:
@@ -459,7 +468,7 @@ class Account:
         del self.groups[group_id]
 
     def get_group(self, group_id: int) -> Group:
-        return self._require_group(group_id)
+        return self._require_group(group_id, "ResourceNotFound.UserNotExist")
 
     def list_groups(
         self, *, keyword: str = "", page_no: int = 1, rp: int = 20
@@ -470,7 +479,7 @@ class Account:
 
     def attach_group_policy(self, *, policy_id: int, group_id: int) -> None:
         self._require_policy(policy_id)
-        group = self._require_group(group_id, "InvalidParameter.GroupNotExist")
+        group = self._require_group(group_id, "ResourceNotFound.GroupNotExist")
         if policy_id in group.policies:
             return
         if len(group.policies) >= self.env.quotas.policies_per_group:
@@ -479,7 +488,7 @@ class Account:
 
     def detach_group_policy(self, *, policy_id: int, group_id: int) -> None:
         self._require_policy(policy_id)
-        self._require_group(group_id, "InvalidParameter.GroupNotExist").policies.pop(
+        self._require_group(group_id, "ResourceNotFound.GroupNotExist").policies.pop(
             policy_id, None
         )
 
@@ -487,7 +496,7 @@ class Account:
         self, *, group_id: int, keyword: str = "", page_no: int = 1, rp: int = 20
     ) -> tuple[int, list[tuple[Policy, float]]]:
         check_paging(page_no, rp)
-        group = self._require_group(group_id)
+        group = self._require_group(group_id, "InvalidParameter.ParamError")
         return self._attached(group.policies, page_no, rp, keyword)
 
     def _member(self, uid: int | None, uin: int | None) -> User:
@@ -505,13 +514,25 @@ class Account:
         return user
 
     def add_users_to_groups(self, pairs: Iterable[tuple[int, int | None, int | None]]) -> None:
-        """AddUserToGroup: every pair is checked before any is applied."""
-        resolved = []
+        """AddUserToGroup: every pair is checked before any is applied; the limits count the
+        memberships this call adds as well as those that exist."""
+        resolved: list[tuple[Group, User]] = []
+        joining: dict[int, set[int]] = {}  # group id -> uins that will be members
         for group_id, uid, uin in pairs:
             group = self._require_group(group_id, "InvalidParameter.GroupNotExist")
             user = self._member(uid, uin)
-            if group_id not in user.groups and len(user.groups) >= self.env.quotas.groups_per_user:
-                raise ApiError("InvalidParameter.UserGroupFull", "The user is in too many groups.")
+            members = joining.setdefault(group_id, set(group.members))
+            if user.uin not in members:
+                if len(members) >= self.env.quotas.users_per_group:
+                    raise ApiError(
+                        "InvalidParameter.GroupUserFull", "The group has too many users."
+                    )
+                groups_after = {g for g, m in joining.items() if user.uin in m} | set(user.groups)
+                if len(groups_after) >= self.env.quotas.groups_per_user:
+                    raise ApiError(
+                        "InvalidParameter.UserGroupFull", "The user is in too many groups."
+                    )
+                members.add(user.uin)
             resolved.append((group, user))
         now = self.env.now()
         for group, user in resolved:
@@ -521,7 +542,8 @@ class Account:
     def remove_users_from_groups(self, pairs: Iterable[tuple[int, int | None, int | None]]) -> None:
         resolved = [
             (
-                self._require_group(group_id, "InvalidParameter.GroupNotExist"),
+                # RemoveUserFromGroup's list has no group code; the pair names no membership.
+                self._require_group(group_id, "ResourceNotFound.UserNotExist"),
                 self._member(uid, uin),
             )
             for group_id, uid, uin in pairs
@@ -542,7 +564,7 @@ class Account:
         self, *, group_id: int, page_no: int = 1, rp: int = 20
     ) -> tuple[int, list[User]]:
         check_paging(page_no, rp)
-        group = self._require_group(group_id)
+        group = self._require_group(group_id, "ResourceNotFound.GroupNotExist")
         rows = [u for uin in group.members if (u := self.user_by_uin(uin)) is not None]
         return len(rows), page(rows, page_no, rp)
 
