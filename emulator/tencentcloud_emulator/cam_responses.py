@@ -432,6 +432,42 @@ def create_role(call: Call, p: Params) -> dict[str, Any]:
     return {"RoleId": role.role_id}
 
 
+@action(
+    "cam",
+    "AttachRolePolicy",
+    i("PolicyId"),
+    s("AttachRoleId"),
+    s("AttachRoleName"),
+    s("PolicyName"),
+)
+def attach_role_policy(call: Call, p: Params) -> dict[str, Any]:
+    call.account.attach_role_policy(
+        policy_id=p.opt_number("PolicyId"),
+        policy_name=p.opt_text("PolicyName"),
+        role_id=p.opt_text("AttachRoleId"),
+        role_name=p.opt_text("AttachRoleName"),
+    )
+    return {}
+
+
+@action(
+    "cam",
+    "DetachRolePolicy",
+    i("PolicyId"),
+    s("DetachRoleId"),
+    s("DetachRoleName"),
+    s("PolicyName"),
+)
+def detach_role_policy(call: Call, p: Params) -> dict[str, Any]:
+    call.account.detach_role_policy(
+        policy_id=p.opt_number("PolicyId"),
+        policy_name=p.opt_text("PolicyName"),
+        role_id=p.opt_text("DetachRoleId"),
+        role_name=p.opt_text("DetachRoleName"),
+    )
+    return {}
+
+
 @action("cam", "DeleteRole", s("RoleId"), s("RoleName"))
 def delete_role(call: Call, p: Params) -> dict[str, Any]:
     call.account.delete_role(role_id=p.opt_text("RoleId"), role_name=p.opt_text("RoleName"))

@@ -22,7 +22,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from . import actions, auth, exceptions, params, seed
+from . import actions, auth, exceptions, ids, params, seed
+from .authorization import authorize
 from .exceptions import ApiError, BrokenAnswer, DropConnection
 from .faults import FaultPlan
 from .models import Env, Quotas
@@ -45,6 +46,10 @@ class Request:
     # Authorization and X-TC-Token live here, and secrets in the body: never in a repr.
     headers: Mapping[str, str] = dataclasses.field(repr=False)
     body: bytes = dataclasses.field(repr=False)
+    # Where it came from and whether it arrived over TLS: CAM condition keys (qcs:ip,
+    # qcs:secure_transport).
+    client_ip: str = ""
+    secure: bool = False
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
@@ -60,6 +65,8 @@ class Options:
     rng_seed: int | None = None
     log_limit: int = 10000
     require_sts_region: bool = True
+    # Evaluate CAM policies for every call not made with a root key.
+    permissions: bool = True
 
 
 class Emulator:
@@ -267,10 +274,22 @@ class Emulator:
         checked = params.check(raw, action.fields, typed=typed)
         ctx["params"] = checked.as_dict()
         with self.lock:
+            if self.options.permissions and principal is not None:
+                authorize(principal, service, action.name, checked, self._context(request))
             result = action.handler(actions.Call(self.world, principal), checked)
         if verdict.drop == "after":
             raise DropConnection(ran=True)
         return result
+
+    def _context(self, request: Request) -> dict[str, str]:
+        """The CAM condition keys the emulator knows for a request."""
+        context = {
+            "qcs:current_time": ids.iso_utc(self.world.env.now()),
+            "qcs:secure_transport": "true" if request.secure else "false",
+        }
+        if request.client_ip:
+            context["qcs:ip"] = request.client_ip
+        return context
 
 
 def _raw_params(request: Request) -> tuple[dict[str, Any], bool]:

@@ -109,6 +109,16 @@ def _account(world: World, raw: Mapping[str, Any], where: str) -> None:
             document=_document(policy["document"], f"{where}.policies[{m}]"),
             description=str(policy.get("description", "")),
         )
+    # Roles come before custom policies (so a role's trust errors are reported first); their
+    # permission policies are attached once every policy exists.
+    for role in raw.get("roles") or []:
+        for policy_name in role.get("policies") or []:
+            account.attach_role_policy(
+                policy_id=None,
+                policy_name=str(policy_name),
+                role_id=None,
+                role_name=str(role["name"]),
+            )
     for user in raw.get("users") or []:
         created, _, _ = account.add_user(
             name=str(user["name"]), remark=str(user.get("remark", "")), use_api=0

@@ -64,6 +64,8 @@ class _Handler(BaseHTTPRequestHandler):
             query=url.query,
             headers={k.lower(): v for k, v in self.headers.items()},
             body=body,
+            client_ip=str(self.client_address[0]),
+            secure=self.server.secure,
         )
         try:
             status, payload = emulator.handle(request)
@@ -97,6 +99,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 class EmulatorHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
+    secure = False  # plain HTTP; the TLS listeners say otherwise
 
     def __init__(self, address: tuple[str, int], emulator: Emulator) -> None:
         super().__init__(address, _Handler)

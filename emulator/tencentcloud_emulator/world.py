@@ -31,6 +31,8 @@ class Session:
     expires_at: float
     role_id: str = ""
     role_name: str = ""
+    # The session policy (AssumeRole's optional Policy, GetFederationToken's Policy), decoded.
+    policy: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,6 +123,7 @@ class World:
         duration: int,
         role_id: str = "",
         role_name: str = "",
+        policy: str | None = None,
     ) -> Session:
         self._forget_expired()
         session = Session(
@@ -134,6 +137,7 @@ class World:
             expires_at=int(self.env.now()) + duration,
             role_id=role_id,
             role_name=role_name,
+            policy=policy,
         )
         self.sessions[session.tmp_secret_id] = session
         return session
@@ -217,7 +221,12 @@ def _account_view(account: Account) -> dict[str, Any]:
             for g in account.groups.values()
         ],
         "Roles": [
-            {"RoleId": r.role_id, "RoleName": r.name, "RoleArn": r.arn(account.owner_uin)}
+            {
+                "RoleId": r.role_id,
+                "RoleName": r.name,
+                "RoleArn": r.arn(account.owner_uin),
+                "PolicyIds": list(r.policies),
+            }
             for r in account.roles.values()
         ],
         "OidcProviders": [p.name for p in account.oidc_providers.values()],

@@ -92,6 +92,9 @@ def test_sub_user_cannot_touch_the_main_account_keys(
 def test_role_session_has_no_keys_of_its_own(
     sdk: Any, emulator: RunningEmulator, error_code: ErrorCode
 ) -> None:
+    sdk.cam().AttachRolePolicy(
+        build(models.AttachRolePolicyRequest, PolicyId=CAM_FULL, AttachRoleName="vault-demo-role")
+    )
     sts = sdk.sts()
     tmp = sts.AssumeRole(
         build(sts_models.AssumeRoleRequest, RoleArn=ROLE_ARN, RoleSessionName="keys")
