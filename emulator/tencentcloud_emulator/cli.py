@@ -53,6 +53,11 @@ def _parser() -> argparse.ArgumentParser:
         default="on",
         help="evaluate CAM policies for sub-user keys and temporary credentials (default on)",
     )
+    p.add_argument(
+        "--instance-role",
+        metavar="NAME",
+        help="role served at /latest/meta-data/cam/security-credentials/ (default: the seed's)",
+    )
     p.add_argument("--rng-seed", type=int, help="seed for ids and fault dice (reproducible runs)")
     p.add_argument("--log-level", default="INFO", help="emulator log level (default INFO)")
     return p
@@ -86,6 +91,7 @@ def _options(args: argparse.Namespace) -> Options:
         key_activation_delay=args.key_activation_delay,
         rng_seed=args.rng_seed,
         permissions=args.permissions == "on",
+        instance_role=args.instance_role,
     )
 
 

@@ -67,6 +67,9 @@ class Options:
     require_sts_region: bool = True
     # Evaluate CAM policies for every call not made with a root key.
     permissions: bool = True
+    # The role the metadata endpoint serves (a role name in the first account); None keeps
+    # the seed's ``instance_role``.
+    instance_role: str | None = None
 
 
 class Emulator:
@@ -91,7 +94,10 @@ class Emulator:
         except TypeError as err:
             raise seed.SeedError(f"invalid quotas: {err}") from None
         env.key_activation_delay = self.options.key_activation_delay
-        return seed.build(seed_data, env)
+        world = seed.build(seed_data, env)
+        if self.options.instance_role is not None:
+            seed.bind_instance_role(world, self.options.instance_role)
+        return world
 
     def reset(self, *, faults: bool = True) -> None:
         """Back to the seed: fresh state, empty log and counters, start-time faults."""

@@ -63,6 +63,9 @@ class World:
         self.env = env
         self.accounts: dict[int, Account] = {}
         self.sessions: dict[str, Session] = {}
+        # The role bound to the emulated CVM instance: (owner uin, role name).
+        self.instance_role: tuple[int, str] | None = None
+        self._instance_session: Session | None = None
 
     def add_account(self, owner_uin: int, app_id: int) -> Account:
         account = Account(self.env, owner_uin, app_id)
@@ -142,6 +145,26 @@ class World:
         self.sessions[session.tmp_secret_id] = session
         return session
 
+    def instance_session(self, duration: int, reissue_below: int) -> Session:
+        """The instance role's current session, reissued when little of it is left."""
+        assert self.instance_role is not None
+        owner, name = self.instance_role
+        current = self._instance_session
+        if current is not None and current.expires_at - self.env.now() > reissue_below:
+            return current
+        account = self.accounts[owner]
+        role = next(r for r in account.roles.values() if r.name == name)
+        self._instance_session = self.issue_session(
+            owner_uin=owner,
+            issuer_uin=owner,
+            kind="role",
+            name="cvm-instance",
+            duration=duration,
+            role_id=role.role_id,
+            role_name=role.name,
+        )
+        return self._instance_session
+
     def _forget_expired(self) -> None:
         # Keep expired sessions for a day so their use is reported as an expired token.
         horizon = self.env.now() - 86400
@@ -161,6 +184,11 @@ class World:
                 for p in sorted(self.env.presets.values(), key=lambda p: p.policy_id)
             ],
             "accounts": [_account_view(a) for a in self.accounts.values()],
+            "instance_role": (
+                None
+                if self.instance_role is None
+                else {"OwnerUin": self.instance_role[0], "RoleName": self.instance_role[1]}
+            ),
             "sessions": [
                 {
                     "TmpSecretId": s.tmp_secret_id,
