@@ -1,4 +1,4 @@
-"""TC3-HMAC-SHA256 verification, by re-signing the request with the project's signer.
+"""TC3-HMAC-SHA256 verification with the emulator's own implementation (``tc3``).
 
 Checks in the gateway's order: header shape (InvalidAuthorization), timestamp skew
 (SignatureExpire), SecretId (SecretIdNotFound), signature (SignatureFailure), then the token of
@@ -10,81 +10,62 @@ from __future__ import annotations
 
 import dataclasses
 import hmac
-import re
 import time
+from collections.abc import Mapping
 
-from tencentcloud_secrets.tencentcloud.signer import ALGORITHM, UNSIGNED_PAYLOAD, sign, utc_date
-
-from . import exceptions
+from . import exceptions, tc3
+from .tc3 import Authorization, parse_authorization
 from .world import Principal, World
 
 MAX_SKEW_SECONDS = 300
 
-_AUTHORIZATION = re.compile(
-    r"^TC3-HMAC-SHA256 Credential=(?P<id>[^/,\s]+)/(?P<date>\d{4}-\d{2}-\d{2})"
-    r"/(?P<service>[a-z0-9]+)/tc3_request, ?SignedHeaders=(?P<headers>[a-z0-9;-]+),"
-    r" ?Signature=(?P<sig>[0-9a-f]{64})$"
-)
-
 
 @dataclasses.dataclass(frozen=True)
 class SignedRequest:
-    """The parts of an HTTP request that the signature covers (plus what identifies it)."""
+    """The parts of an HTTP request that a signature may cover (header names lowercased)."""
 
     method: str
-    host: str
-    content_type: str
     query: str
+    # Authorization, X-TC-Token and a body that may hold a password: never in a repr.
+    headers: Mapping[str, str] = dataclasses.field(repr=False)
     body: bytes = dataclasses.field(repr=False)
-    authorization: str = dataclasses.field(repr=False)
-    timestamp: str = ""
-    token: str | None = dataclasses.field(default=None, repr=False)
-    content_sha256: str | None = None
 
-
-@dataclasses.dataclass(frozen=True)
-class Scope:
-    secret_id: str
-    date: str
-    service: str
-    signature: str = dataclasses.field(repr=False)
-
-
-def parse_authorization(value: str) -> Scope:
-    match = _AUTHORIZATION.match(value.strip())
-    if match is None:
-        raise exceptions.invalid_authorization(f"is not a valid {ALGORITHM} authorization")
-    if match.group("headers") != "content-type;host":
-        raise exceptions.invalid_authorization("must sign exactly content-type;host")
-    return Scope(match.group("id"), match.group("date"), match.group("service"), match.group("sig"))
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name)
 
 
 def verify(
-    world: World, request: SignedRequest, scope: Scope, now: float | None = None
+    world: World, request: SignedRequest, authorization: Authorization, now: float | None = None
 ) -> Principal:
     """Authenticate one signed request and return its caller."""
-    if not request.timestamp.isdigit():
+    stamp = request.header("x-tc-timestamp") or ""
+    if not stamp.isdigit():
         raise exceptions.missing_parameter("X-TC-Timestamp")
-    timestamp = int(request.timestamp)
+    timestamp = int(stamp)
     wall = time.time() if now is None else now
     if abs(wall - timestamp) > MAX_SKEW_SECONDS:
         raise exceptions.signature_expire()
-    credential = world.credential(scope.secret_id)
-    if scope.date != utc_date(timestamp):
+    credential = world.credential(authorization.secret_id)
+    if authorization.date != tc3.scope_date(timestamp):
         raise exceptions.signature_failure()
-    expected = sign(
-        secret_id=scope.secret_id,
-        secret_key=credential.secret_key,
-        service=scope.service,
-        host=request.host,
-        timestamp=timestamp,
-        payload=request.body,
+    unsigned = request.header("x-tc-content-sha256") == tc3.UNSIGNED_PAYLOAD
+    canonical = tc3.canonical_request(
         method=request.method,
-        content_type=request.content_type,
         query=request.query,
-        unsigned_payload=request.content_sha256 == UNSIGNED_PAYLOAD,
+        headers=request.headers,
+        signed_headers=authorization.signed_headers,
+        hashed_payload=tc3.payload_hash(request.body, unsigned=unsigned),
     )
-    if not hmac.compare_digest(expected.signature, scope.signature):
+    expected = tc3.signature(
+        secret_key=credential.secret_key,
+        service=authorization.service,
+        timestamp=timestamp,
+        canonical=canonical,
+    )
+    if not hmac.compare_digest(expected, authorization.signature):
         raise exceptions.signature_failure()
-    world.check_token(credential.principal, request.token)
+    world.check_token(credential.principal, request.header("x-tc-token"))
     return credential.principal
+
+
+__all__ = ["Authorization", "SignedRequest", "parse_authorization", "verify"]

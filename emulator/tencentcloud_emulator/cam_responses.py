@@ -10,6 +10,7 @@ from .actions import Call, action
 from .ids import cam_time
 from .models import AccessKey, Account, Group, Policy, Role, User
 from .params import Params, i, ints, objects, s
+from .subjects import key_subject
 
 
 def _sub_account(u: User) -> dict[str, Any]:
@@ -184,7 +185,8 @@ def delete_user(call: Call, p: Params) -> dict[str, Any]:
 @action("cam", "CreateAccessKey", i("TargetUin"), s("Description"))
 def create_access_key(call: Call, p: Params) -> dict[str, Any]:
     key = call.account.create_access_key(
-        target_uin=p.opt_number("TargetUin"), description=p.text("Description")
+        uin=key_subject(call.caller, p.opt_number("TargetUin")),
+        description=p.text("Description"),
     )
     return {"AccessKey": {**_access_key(key), "SecretAccessKey": key.secret}}
 
@@ -192,7 +194,7 @@ def create_access_key(call: Call, p: Params) -> dict[str, Any]:
 @action("cam", "DeleteAccessKey", s("AccessKeyId", required=True), i("TargetUin"))
 def delete_access_key(call: Call, p: Params) -> dict[str, Any]:
     call.account.delete_access_key(
-        key_id=p.text("AccessKeyId"), target_uin=p.opt_number("TargetUin")
+        key_id=p.text("AccessKeyId"), uin=key_subject(call.caller, p.opt_number("TargetUin"))
     )
     return {}
 
@@ -206,14 +208,16 @@ def delete_access_key(call: Call, p: Params) -> dict[str, Any]:
 )
 def update_access_key(call: Call, p: Params) -> dict[str, Any]:
     call.account.update_access_key(
-        key_id=p.text("AccessKeyId"), status=p.text("Status"), target_uin=p.opt_number("TargetUin")
+        key_id=p.text("AccessKeyId"),
+        status=p.text("Status"),
+        uin=key_subject(call.caller, p.opt_number("TargetUin")),
     )
     return {}
 
 
 @action("cam", "ListAccessKeys", i("TargetUin"))
 def list_access_keys(call: Call, p: Params) -> dict[str, Any]:
-    keys = call.account.list_access_keys(p.opt_number("TargetUin"))
+    keys = call.account.list_access_keys(key_subject(call.caller, p.opt_number("TargetUin")))
     return {"AccessKeys": [_access_key(k) for k in keys]}
 
 
@@ -426,6 +430,42 @@ def create_role(call: Call, p: Params) -> dict[str, Any]:
         tags=_tags(p),
     )
     return {"RoleId": role.role_id}
+
+
+@action(
+    "cam",
+    "AttachRolePolicy",
+    i("PolicyId"),
+    s("AttachRoleId"),
+    s("AttachRoleName"),
+    s("PolicyName"),
+)
+def attach_role_policy(call: Call, p: Params) -> dict[str, Any]:
+    call.account.attach_role_policy(
+        policy_id=p.opt_number("PolicyId"),
+        policy_name=p.opt_text("PolicyName"),
+        role_id=p.opt_text("AttachRoleId"),
+        role_name=p.opt_text("AttachRoleName"),
+    )
+    return {}
+
+
+@action(
+    "cam",
+    "DetachRolePolicy",
+    i("PolicyId"),
+    s("DetachRoleId"),
+    s("DetachRoleName"),
+    s("PolicyName"),
+)
+def detach_role_policy(call: Call, p: Params) -> dict[str, Any]:
+    call.account.detach_role_policy(
+        policy_id=p.opt_number("PolicyId"),
+        policy_name=p.opt_text("PolicyName"),
+        role_id=p.opt_text("DetachRoleId"),
+        role_name=p.opt_text("DetachRoleName"),
+    )
+    return {}
 
 
 @action("cam", "DeleteRole", s("RoleId"), s("RoleName"))

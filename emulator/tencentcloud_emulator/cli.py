@@ -47,6 +47,17 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME=N",
         help="override a quota, e.g. sub_users=5 (repeatable)",
     )
+    p.add_argument(
+        "--permissions",
+        choices=["on", "off"],
+        default="on",
+        help="evaluate CAM policies for sub-user keys and temporary credentials (default on)",
+    )
+    p.add_argument(
+        "--instance-role",
+        metavar="NAME",
+        help="role served at /latest/meta-data/cam/security-credentials/ (default: the seed's)",
+    )
     p.add_argument("--rng-seed", type=int, help="seed for ids and fault dice (reproducible runs)")
     p.add_argument("--log-level", default="INFO", help="emulator log level (default INFO)")
     return p
@@ -79,6 +90,8 @@ def _options(args: argparse.Namespace) -> Options:
         quotas=quotas,
         key_activation_delay=args.key_activation_delay,
         rng_seed=args.rng_seed,
+        permissions=args.permissions == "on",
+        instance_role=args.instance_role,
     )
 
 

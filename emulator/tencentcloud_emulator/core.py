@@ -22,7 +22,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from . import actions, auth, exceptions, params, seed
+from . import actions, auth, exceptions, ids, params, seed
+from .authorization import authorize
 from .exceptions import ApiError, BrokenAnswer, DropConnection
 from .faults import FaultPlan
 from .models import Env, Quotas
@@ -45,6 +46,10 @@ class Request:
     # Authorization and X-TC-Token live here, and secrets in the body: never in a repr.
     headers: Mapping[str, str] = dataclasses.field(repr=False)
     body: bytes = dataclasses.field(repr=False)
+    # Where it came from and whether it arrived over TLS: CAM condition keys (qcs:ip,
+    # qcs:secure_transport).
+    client_ip: str = ""
+    secure: bool = False
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
@@ -60,6 +65,11 @@ class Options:
     rng_seed: int | None = None
     log_limit: int = 10000
     require_sts_region: bool = True
+    # Evaluate CAM policies for every call not made with a root key.
+    permissions: bool = True
+    # The role the metadata endpoint serves (a role name in the first account); None keeps
+    # the seed's ``instance_role``.
+    instance_role: str | None = None
 
 
 class Emulator:
@@ -84,7 +94,10 @@ class Emulator:
         except TypeError as err:
             raise seed.SeedError(f"invalid quotas: {err}") from None
         env.key_activation_delay = self.options.key_activation_delay
-        return seed.build(seed_data, env)
+        world = seed.build(seed_data, env)
+        if self.options.instance_role is not None:
+            seed.bind_instance_role(world, self.options.instance_role)
+        return world
 
     def reset(self, *, faults: bool = True) -> None:
         """Back to the seed: fresh state, empty log and counters, start-time faults."""
@@ -243,14 +256,9 @@ class Emulator:
             assert scope is not None
             signed = auth.SignedRequest(
                 method=request.method,
-                host=request.header("host") or "",
-                content_type=request.header("content-type") or "",
                 query=request.query,
+                headers=request.headers,
                 body=request.body,
-                authorization=authorization,
-                timestamp=request.header("x-tc-timestamp") or "",
-                token=request.header("x-tc-token"),
-                content_sha256=request.header("x-tc-content-sha256"),
             )
             with self.lock:
                 principal = auth.verify(self.world, signed, scope)
@@ -272,10 +280,22 @@ class Emulator:
         checked = params.check(raw, action.fields, typed=typed)
         ctx["params"] = checked.as_dict()
         with self.lock:
+            if self.options.permissions and principal is not None:
+                authorize(principal, service, action.name, checked, self._context(request))
             result = action.handler(actions.Call(self.world, principal), checked)
         if verdict.drop == "after":
             raise DropConnection(ran=True)
         return result
+
+    def _context(self, request: Request) -> dict[str, str]:
+        """The CAM condition keys the emulator knows for a request."""
+        context = {
+            "qcs:current_time": ids.iso_utc(self.world.env.now()),
+            "qcs:secure_transport": "true" if request.secure else "false",
+        }
+        if request.client_ip:
+            context["qcs:ip"] = request.client_ip
+        return context
 
 
 def _raw_params(request: Request) -> tuple[dict[str, Any], bool]:

@@ -34,6 +34,8 @@ class Quotas:
     policies_per_group: int = 200
     keys_per_user: int = 2
     groups_per_user: int = 10
+    # No documented figure was found; the sub-user quota bounds it in any case.
+    users_per_group: int = 1000
 
     def to_dict(self) -> dict[str, int]:
         return dataclasses.asdict(self)
@@ -101,6 +103,7 @@ class Role:
     console_login: int = 0
     session_duration: int = 43200
     tags: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    policies: dict[int, float] = dataclasses.field(default_factory=dict)
 
     def arn(self, owner_uin: int) -> str:
         return f"qcs::cam::uin/{owner_uin}:roleName/{self.name}"
@@ -202,7 +205,9 @@ class Account:
             )
         return policy
 
-    def _require_group(self, group_id: int, code: str = "ResourceNotFound.GroupNotExist") -> Group:
+    def _require_group(self, group_id: int, code: str) -> Group:
+        """Each action reports an unknown group with its own code (the SDK's per-action lists
+        differ: GetGroup and DeleteGroup list only ResourceNotFound.UserNotExist)."""
         group = self.groups.get(group_id)
         if group is None:
             raise ApiError(code, f"The group {group_id} does not exist.")
@@ -236,6 +241,8 @@ class Account:
                     "InvalidParameter.PasswordViolatedRules",
                     "The password does not meet the password rules.",
                 )
+            # A password the caller chose is never sent back.
+            password = None
         elif console_login:
             password = ids.console_password()
         else:
@@ -278,14 +285,11 @@ class Account:
 
     # ---- access keys ---------------------------------------------------------------------
 
-    def _key_owner(self, target_uin: int | None) -> int:
-        if target_uin is None or target_uin == self.owner_uin:
-            return self.owner_uin
-        if self.user_by_uin(target_uin) is None:
-            raise ApiError(
-                "InvalidParameter.UserNotExist", f"The user {target_uin} does not exist."
-            )
-        return target_uin
+    def _key_owner(self, uin: int) -> int:
+        """The subject of a key action must be the main account or one of its sub-users."""
+        if uin != self.owner_uin and self.user_by_uin(uin) is None:
+            raise ApiError("InvalidParameter.UserNotExist", f"The user {uin} does not exist.")
+        return uin
 
     def _new_key(self, uin: int, description: str) -> AccessKey:
         now = self.env.now()
@@ -303,32 +307,38 @@ class Account:
     def _drop_key(self, key_id: str) -> None:
         del self.keys[key_id]
 
-    def create_access_key(self, *, target_uin: int | None, description: str = "") -> AccessKey:
+    def create_access_key(self, *, uin: int, description: str = "") -> AccessKey:
         """CreateAccessKey: at most two keys per user (OperationDenied.AccessKeyOverLimit)."""
-        uin = self._key_owner(target_uin)
+        uin = self._key_owner(uin)
         _check_description(description, 50)
         if len(self.keys_of(uin)) >= self.env.quotas.keys_per_user:
             raise ApiError("OperationDenied.AccessKeyOverLimit", "The user already has 2 keys.")
         return self._new_key(uin, description)
 
-    def _require_key(self, key_id: str, target_uin: int | None) -> AccessKey:
-        uin = self._key_owner(target_uin)
+    def _require_key(self, key_id: str, uin: int) -> AccessKey:
+        """An unknown key is ResourceNotFound.SecretNotExist; a key of someone else than the
+        subject is OperationDenied.UinNotMatch."""
+        uin = self._key_owner(uin)
         key = self.keys.get(key_id)
-        if key is None or key.uin != uin:
+        if key is None:
             raise ApiError("ResourceNotFound.SecretNotExist", "The access key does not exist.")
+        if key.uin != uin:
+            raise ApiError(
+                "OperationDenied.UinNotMatch", "The access key does not belong to that user."
+            )
         return key
 
-    def delete_access_key(self, *, key_id: str, target_uin: int | None) -> None:
-        self._drop_key(self._require_key(key_id, target_uin).key_id)
+    def delete_access_key(self, *, key_id: str, uin: int) -> None:
+        self._drop_key(self._require_key(key_id, uin).key_id)
 
-    def update_access_key(self, *, key_id: str, status: str, target_uin: int | None) -> None:
+    def update_access_key(self, *, key_id: str, status: str, uin: int) -> None:
         if status not in ("Active", "Inactive"):
             raise ApiError("InvalidParameter.ParamError", "`Status` must be Active or Inactive.")
-        key = self._require_key(key_id, target_uin)
+        key = self._require_key(key_id, uin)
         key.status = "Active" if status == "Active" else "Inactive"
 
-    def list_access_keys(self, target_uin: int | None) -> list[AccessKey]:
-        return self.keys_of(self._key_owner(target_uin))
+    def list_access_keys(self, uin: int) -> list[AccessKey]:
+        return self.keys_of(self._key_owner(uin))
 
     # ---- policies ------------------------------------------------------------------------
 
@@ -374,6 +384,8 @@ class Account:
                 user.policies.pop(policy_id, None)
             for group in self.groups.values():
                 group.policies.pop(policy_id, None)
+            for role in self.roles.values():
+                role.policies.pop(policy_id, None)
 
     def get_policy(self, policy_id: int) -> Policy:
         return self._require_policy(policy_id)
@@ -399,7 +411,8 @@ class Account:
 
     def attachment_count(self, policy_id: int) -> int:
         users = sum(policy_id in u.policies for u in self.users.values())
-        return users + sum(policy_id in g.policies for g in self.groups.values())
+        roles = sum(policy_id in r.policies for r in self.roles.values())
+        return users + roles + sum(policy_id in g.policies for g in self.groups.values())
 
     def attach_user_policy(self, *, policy_id: int, uin: int) -> None:
         """AttachUserPolicy: PolicyIdNotFound, UserNotExist, AttachmentFull; idempotent."""
@@ -419,7 +432,10 @@ class Account:
         self, *, uin: int, page_no: int = 1, rp: int = 20
     ) -> tuple[int, list[tuple[Policy, float]]]:
         check_paging(page_no, rp)
-        user = self._require_user_uin(uin)
+        user = self.user_by_uin(uin)
+        if user is None:
+            # The action's SDK list has no not-found code: an unknown uin is a bad parameter.
+            raise ApiError("InvalidParameter.ParamError", f"The user uin {uin} does not exist.")
         return self._attached(user.policies, page_no, rp)
 
     def _attached(
@@ -448,7 +464,7 @@ class Account:
         return group
 
     def delete_group(self, group_id: int) -> None:
-        group = self._require_group(group_id)
+        group = self._require_group(group_id, "ResourceNotFound.UserNotExist")
         for uin in group.members:
             user = self.user_by_uin(uin)
             if user is not None:
@@ -456,7 +472,7 @@ class Account:
         del self.groups[group_id]
 
     def get_group(self, group_id: int) -> Group:
-        return self._require_group(group_id)
+        return self._require_group(group_id, "ResourceNotFound.UserNotExist")
 
     def list_groups(
         self, *, keyword: str = "", page_no: int = 1, rp: int = 20
@@ -467,7 +483,7 @@ class Account:
 
     def attach_group_policy(self, *, policy_id: int, group_id: int) -> None:
         self._require_policy(policy_id)
-        group = self._require_group(group_id, "InvalidParameter.GroupNotExist")
+        group = self._require_group(group_id, "ResourceNotFound.GroupNotExist")
         if policy_id in group.policies:
             return
         if len(group.policies) >= self.env.quotas.policies_per_group:
@@ -476,7 +492,7 @@ class Account:
 
     def detach_group_policy(self, *, policy_id: int, group_id: int) -> None:
         self._require_policy(policy_id)
-        self._require_group(group_id, "InvalidParameter.GroupNotExist").policies.pop(
+        self._require_group(group_id, "ResourceNotFound.GroupNotExist").policies.pop(
             policy_id, None
         )
 
@@ -484,7 +500,7 @@ class Account:
         self, *, group_id: int, keyword: str = "", page_no: int = 1, rp: int = 20
     ) -> tuple[int, list[tuple[Policy, float]]]:
         check_paging(page_no, rp)
-        group = self._require_group(group_id)
+        group = self._require_group(group_id, "InvalidParameter.ParamError")
         return self._attached(group.policies, page_no, rp, keyword)
 
     def _member(self, uid: int | None, uin: int | None) -> User:
@@ -502,13 +518,25 @@ class Account:
         return user
 
     def add_users_to_groups(self, pairs: Iterable[tuple[int, int | None, int | None]]) -> None:
-        """AddUserToGroup: every pair is checked before any is applied."""
-        resolved = []
+        """AddUserToGroup: every pair is checked before any is applied; the limits count the
+        memberships this call adds as well as those that exist."""
+        resolved: list[tuple[Group, User]] = []
+        joining: dict[int, set[int]] = {}  # group id -> uins that will be members
         for group_id, uid, uin in pairs:
             group = self._require_group(group_id, "InvalidParameter.GroupNotExist")
             user = self._member(uid, uin)
-            if group_id not in user.groups and len(user.groups) >= self.env.quotas.groups_per_user:
-                raise ApiError("InvalidParameter.UserGroupFull", "The user is in too many groups.")
+            members = joining.setdefault(group_id, set(group.members))
+            if user.uin not in members:
+                if len(members) >= self.env.quotas.users_per_group:
+                    raise ApiError(
+                        "InvalidParameter.GroupUserFull", "The group has too many users."
+                    )
+                groups_after = {g for g, m in joining.items() if user.uin in m} | set(user.groups)
+                if len(groups_after) >= self.env.quotas.groups_per_user:
+                    raise ApiError(
+                        "InvalidParameter.UserGroupFull", "The user is in too many groups."
+                    )
+                members.add(user.uin)
             resolved.append((group, user))
         now = self.env.now()
         for group, user in resolved:
@@ -518,7 +546,8 @@ class Account:
     def remove_users_from_groups(self, pairs: Iterable[tuple[int, int | None, int | None]]) -> None:
         resolved = [
             (
-                self._require_group(group_id, "InvalidParameter.GroupNotExist"),
+                # RemoveUserFromGroup's list has no group code; the pair names no membership.
+                self._require_group(group_id, "ResourceNotFound.UserNotExist"),
                 self._member(uid, uin),
             )
             for group_id, uid, uin in pairs
@@ -539,7 +568,7 @@ class Account:
         self, *, group_id: int, page_no: int = 1, rp: int = 20
     ) -> tuple[int, list[User]]:
         check_paging(page_no, rp)
-        group = self._require_group(group_id)
+        group = self._require_group(group_id, "ResourceNotFound.GroupNotExist")
         rows = [u for uin in group.members if (u := self.user_by_uin(uin)) is not None]
         return len(rows), page(rows, page_no, rp)
 
@@ -590,6 +619,49 @@ class Account:
             if (role_id and role.role_id == role_id) or (not role_id and role.name == role_name):
                 return role
         raise ApiError("InvalidParameter.RoleNotExist", "The role does not exist.")
+
+    def _role_policy(self, policy_id: int | None, policy_name: str | None) -> Policy:
+        """Role attachments name the policy by id or by name; either unknown is
+        InvalidParameter.PolicyIdNotExist (the code the role actions list)."""
+        found: Policy | None = None
+        if policy_id:
+            found = self.policy(policy_id)
+        elif policy_name:
+            pool = [*self.policies.values(), *self.env.presets.values()]
+            found = next((p for p in pool if p.name == policy_name), None)
+        else:
+            raise ApiError("InvalidParameter.ParamError", "Give `PolicyId` or `PolicyName`.")
+        if found is None:
+            raise ApiError("InvalidParameter.PolicyIdNotExist", "The policy does not exist.")
+        return found
+
+    def attach_role_policy(
+        self,
+        *,
+        policy_id: int | None,
+        policy_name: str | None,
+        role_id: str | None,
+        role_name: str | None,
+    ) -> None:
+        """AttachRolePolicy: the policy, then the role; the per-role limit is the per-user one."""
+        policy = self._role_policy(policy_id, policy_name)
+        role = self.find_role(role_id=role_id, role_name=role_name)
+        if policy.policy_id in role.policies:
+            return
+        if len(role.policies) >= self.env.quotas.policies_per_user:
+            raise ApiError("InvalidParameter.AttachmentFull", "The role has too many policies.")
+        role.policies[policy.policy_id] = self.env.now()
+
+    def detach_role_policy(
+        self,
+        *,
+        policy_id: int | None,
+        policy_name: str | None,
+        role_id: str | None,
+        role_name: str | None,
+    ) -> None:
+        policy = self._role_policy(policy_id, policy_name)
+        self.find_role(role_id=role_id, role_name=role_name).policies.pop(policy.policy_id, None)
 
     def delete_role(self, *, role_id: str | None, role_name: str | None) -> None:
         del self.roles[self.find_role(role_id=role_id, role_name=role_name).role_id]

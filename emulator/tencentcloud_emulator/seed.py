@@ -77,6 +77,7 @@ def build(seed: Mapping[str, Any], env: Env) -> World:
             )
         for n, raw in enumerate(seed.get("accounts") or []):
             _account(world, raw, f"accounts[{n}]")
+        bind_instance_role(world, seed.get("instance_role"))
     except (KeyError, TypeError, ValueError) as err:
         if isinstance(err, SeedError):
             raise
@@ -84,6 +85,25 @@ def build(seed: Mapping[str, Any], env: Env) -> World:
     except ApiError as err:
         raise SeedError(f"invalid seed: {err.code}: {err.message}") from None
     return world
+
+
+def bind_instance_role(world: World, spec: Any) -> None:
+    """``instance_role``: a role name (in the first account) or ``{owner_uin, role}``."""
+    if spec is None:
+        world.instance_role = None
+        return
+    if isinstance(spec, str):
+        if not world.accounts:
+            raise SeedError("instance_role: the seed has no account")
+        owner, name = next(iter(world.accounts)), spec
+    elif isinstance(spec, Mapping):
+        owner, name = int(spec["owner_uin"]), str(spec["role"])
+    else:
+        raise SeedError("instance_role must be a role name or {owner_uin, role}")
+    account = world.accounts.get(owner)
+    if account is None or not any(r.name == name for r in account.roles.values()):
+        raise SeedError(f"instance_role: no role {name!r} in account {owner}")
+    world.instance_role = (owner, name)
 
 
 def _account(world: World, raw: Mapping[str, Any], where: str) -> None:
@@ -109,6 +129,16 @@ def _account(world: World, raw: Mapping[str, Any], where: str) -> None:
             document=_document(policy["document"], f"{where}.policies[{m}]"),
             description=str(policy.get("description", "")),
         )
+    # Roles come before custom policies (so a role's trust errors are reported first); their
+    # permission policies are attached once every policy exists.
+    for role in raw.get("roles") or []:
+        for policy_name in role.get("policies") or []:
+            account.attach_role_policy(
+                policy_id=None,
+                policy_name=str(policy_name),
+                role_id=None,
+                role_name=str(role["name"]),
+            )
     for user in raw.get("users") or []:
         created, _, _ = account.add_user(
             name=str(user["name"]), remark=str(user.get("remark", "")), use_api=0

@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-from . import admin
+from . import admin, metadata
 from .core import Emulator, Request
 from .exceptions import BrokenAnswer, DropConnection
 
@@ -51,6 +51,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         body = self.rfile.read(length) if length else b""
         emulator = self.server.emulator
+        if metadata.handles(url.path):
+            self._send_bytes(*metadata.handle(emulator, self.command, url.path))
+            return
         if url.path.startswith(admin.PREFIX):
             status, payload = admin.handle(emulator, self.command, url.path, url.query, body)
             self._send(status, payload)
@@ -64,6 +67,8 @@ class _Handler(BaseHTTPRequestHandler):
             query=url.query,
             headers={k.lower(): v for k, v in self.headers.items()},
             body=body,
+            client_ip=str(self.client_address[0]),
+            secure=self.server.secure,
         )
         try:
             status, payload = emulator.handle(request)
@@ -97,6 +102,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 class EmulatorHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
+    secure = False  # plain HTTP; the TLS listeners say otherwise
 
     def __init__(self, address: tuple[str, int], emulator: Emulator) -> None:
         super().__init__(address, _Handler)

@@ -34,10 +34,11 @@ def _param_error(message: str) -> ApiError:
     return ApiError("InvalidParameter.ParamError", message)
 
 
-def check_session_policy(policy: str | None) -> None:
-    """The URL-encoded session policy: CAM grammar, no principal, STS's own error codes."""
+def check_session_policy(policy: str | None) -> str | None:
+    """The URL-encoded session policy: CAM grammar, no principal, STS's own error codes.
+    Returns the decoded document, which later narrows what the credentials may do."""
     if policy is None:
-        return
+        return None
     document = urllib.parse.unquote(policy)
     try:
         policy_grammar.validate(document)
@@ -51,6 +52,7 @@ def check_session_policy(policy: str | None) -> None:
         raise ApiError(
             "InvalidParameter.StrategyFormatError", f"The policy has a grammar error: {err.message}"
         ) from None
+    return document
 
 
 def _find_role(world: World, role_arn: str) -> tuple[Account, Role]:
@@ -116,7 +118,7 @@ def assume_role(
     if not _SESSION_NAME.match(session_name):
         raise _param_error("`RoleSessionName` must be 2-128 of [\\w+=,.@-].")
     duration = _duration(duration_seconds, ASSUME_ROLE_DEFAULT, ASSUME_ROLE_MIN, ASSUME_ROLE_MAX)
-    check_session_policy(policy)
+    session_policy = check_session_policy(policy)
     if external_id is not None and not _EXTERNAL_ID.match(external_id):
         raise _param_error("`ExternalId` must be 2-128 of [\\w+=,.@:/-].")
     if len(tags) > 50 or any(len(k) > 128 or len(v) > 256 for k, v in tags):
@@ -145,6 +147,7 @@ def assume_role(
         duration=duration,
         role_id=role.role_id,
         role_name=role.name,
+        policy=session_policy,
     )
 
 
@@ -159,7 +162,7 @@ def get_federation_token(
         )
     if not _FEDERATED_NAME.match(name):
         raise _param_error("`Name` must be 2-32 of [\\w+=,.@-].")
-    check_session_policy(policy)
+    session_policy = check_session_policy(policy)
     high = FEDERATION_MAX_ROOT if caller.kind == "root" else FEDERATION_MAX_USER
     duration = _duration(duration_seconds, FEDERATION_DEFAULT, 1, high)
     return world.issue_session(
@@ -168,6 +171,7 @@ def get_federation_token(
         kind="federated",
         name=name,
         duration=duration,
+        policy=session_policy,
     )
 
 

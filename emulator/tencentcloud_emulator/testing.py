@@ -89,7 +89,8 @@ def running_emulator(
     **options: Any,
 ) -> Iterator[RunningEmulator]:
     """Start an emulator for the duration of the block; ``options`` are ``core.Options`` fields
-    (faults, quotas, key_activation_delay, rng_seed, log_limit, require_sts_region)."""
+    (faults, quotas, key_activation_delay, rng_seed, log_limit, require_sts_region,
+    permissions: False turns CAM policy evaluation off)."""
     emulator = Emulator(seed, Options(**options))
     server = EmulatorServer(emulator, host, port).start()
     try:

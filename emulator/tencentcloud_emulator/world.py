@@ -31,6 +31,8 @@ class Session:
     expires_at: float
     role_id: str = ""
     role_name: str = ""
+    # The session policy (AssumeRole's optional Policy, GetFederationToken's Policy), decoded.
+    policy: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,6 +63,9 @@ class World:
         self.env = env
         self.accounts: dict[int, Account] = {}
         self.sessions: dict[str, Session] = {}
+        # The role bound to the emulated CVM instance: (owner uin, role name).
+        self.instance_role: tuple[int, str] | None = None
+        self._instance_session: Session | None = None
 
     def add_account(self, owner_uin: int, app_id: int) -> Account:
         account = Account(self.env, owner_uin, app_id)
@@ -121,6 +126,7 @@ class World:
         duration: int,
         role_id: str = "",
         role_name: str = "",
+        policy: str | None = None,
     ) -> Session:
         self._forget_expired()
         session = Session(
@@ -134,9 +140,30 @@ class World:
             expires_at=int(self.env.now()) + duration,
             role_id=role_id,
             role_name=role_name,
+            policy=policy,
         )
         self.sessions[session.tmp_secret_id] = session
         return session
+
+    def instance_session(self, duration: int, reissue_below: int) -> Session:
+        """The instance role's current session, reissued when little of it is left."""
+        assert self.instance_role is not None
+        owner, name = self.instance_role
+        current = self._instance_session
+        if current is not None and current.expires_at - self.env.now() > reissue_below:
+            return current
+        account = self.accounts[owner]
+        role = next(r for r in account.roles.values() if r.name == name)
+        self._instance_session = self.issue_session(
+            owner_uin=owner,
+            issuer_uin=owner,
+            kind="role",
+            name="cvm-instance",
+            duration=duration,
+            role_id=role.role_id,
+            role_name=role.name,
+        )
+        return self._instance_session
 
     def _forget_expired(self) -> None:
         # Keep expired sessions for a day so their use is reported as an expired token.
@@ -157,6 +184,11 @@ class World:
                 for p in sorted(self.env.presets.values(), key=lambda p: p.policy_id)
             ],
             "accounts": [_account_view(a) for a in self.accounts.values()],
+            "instance_role": (
+                None
+                if self.instance_role is None
+                else {"OwnerUin": self.instance_role[0], "RoleName": self.instance_role[1]}
+            ),
             "sessions": [
                 {
                     "TmpSecretId": s.tmp_secret_id,
@@ -217,7 +249,12 @@ def _account_view(account: Account) -> dict[str, Any]:
             for g in account.groups.values()
         ],
         "Roles": [
-            {"RoleId": r.role_id, "RoleName": r.name, "RoleArn": r.arn(account.owner_uin)}
+            {
+                "RoleId": r.role_id,
+                "RoleName": r.name,
+                "RoleArn": r.arn(account.owner_uin),
+                "PolicyIds": list(r.policies),
+            }
             for r in account.roles.values()
         ],
         "OidcProviders": [p.name for p in account.oidc_providers.values()],

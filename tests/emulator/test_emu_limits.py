@@ -131,7 +131,7 @@ def test_delete_user_semantics(sdk: Any, emulator: RunningEmulator, error_code: 
     assert error_code(lambda: cam.DeleteUser(plain)) == "ResourceNotFound.UserNotExist"
     listing = build(models.ListAttachedUserPoliciesRequest, TargetUin=user.Uin)
     assert (
-        error_code(lambda: cam.ListAttachedUserPolicies(listing)) == "ResourceNotFound.UserNotExist"
+        error_code(lambda: cam.ListAttachedUserPolicies(listing)) == "InvalidParameter.ParamError"
     )
 
 

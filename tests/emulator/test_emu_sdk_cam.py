@@ -214,7 +214,7 @@ def test_groups_memberships_and_group_policies(cam: Any, error_code: ErrorCode) 
     assert cam.GetGroup(build(models.GetGroupRequest, GroupId=group_id)).GroupNum == 0
     cam.DeleteGroup(build(models.DeleteGroupRequest, GroupId=group_id))
     gone = build(models.GetGroupRequest, GroupId=group_id)
-    assert error_code(lambda: cam.GetGroup(gone)) == "ResourceNotFound.GroupNotExist"
+    assert error_code(lambda: cam.GetGroup(gone)) == "ResourceNotFound.UserNotExist"
 
 
 def test_roles(cam: Any, emulator: RunningEmulator, error_code: ErrorCode) -> None:
