@@ -31,7 +31,11 @@ from tencentcloud_secrets import framework as fw
 from tencentcloud_secrets.role import CamGroup, InlinePolicy, Role, read_role
 from tencentcloud_secrets.tencentcloud import models_cam as cm
 from tencentcloud_secrets.tencentcloud.client import TencentCloudClient
-from tencentcloud_secrets.tencentcloud.errors import NotFoundError, TencentCloudError
+from tencentcloud_secrets.tencentcloud.errors import (
+    InvalidParameterError,
+    NotFoundError,
+    TencentCloudError,
+)
 from tencentcloud_secrets_shim import logical
 
 log = logging.getLogger(__name__)
@@ -337,7 +341,8 @@ class RoleObjects:
         for group in role.managed_groups:
             try:
                 attached = self._cam.attached_group_policy_ids(group.group_id, deadline=deadline)
-            except NotFoundError:
+            except (NotFoundError, InvalidParameterError):
+                # CAM answers an unknown group here with InvalidParameter.ParamError.
                 continue
             for policy_id in sorted(desired - attached):
                 self._attach(group.group_id, policy_id, deadline)

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from tencentcloud_emulator.testing import RunningEmulator
-from tencentcloud_secrets.tencentcloud import RetryPolicy
+from tencentcloud_secrets.tencentcloud import AuthenticationError, RetryPolicy
 from tencentcloud_secrets.tencentcloud import models_cam as cm
 from tencentcloud_secrets_shim import logical
 from tests.unit.engine.conftest import (
@@ -309,3 +309,56 @@ def test_bad_key_is_a_400_with_the_code(engine: Mount, emulator: RunningEmulator
     assert err.value.status == 400
     assert "AuthFailure.SecretIdNotFound" in str(err.value)
     assert engine.stored("role/app") is None
+
+
+# --- the credential can do what the role allows, and nothing more ---------------------------
+
+
+def test_cam_key_is_allowed_what_the_role_grants_and_refused_the_rest(
+    engine: Mount, emulator: RunningEmulator
+) -> None:
+    read_users = {
+        "version": "2.0",
+        "statement": [{"effect": "allow", "action": "cam:GetUser", "resource": "*"}],
+    }
+    engine(
+        "update",
+        "role/app",
+        remote_policies="policy_name:QcloudCOSReadOnlyAccess,scope:All",
+        inline_policies=[read_users],
+    )
+    data = data_of(engine("read", "creds/app"))
+    with client_as(emulator, data["secret_id"], data["secret_key"]) as as_user:
+        assert as_user.cam.get_user(cm.GetUserRequest(data["username"])).uin == data["uin"]
+        with pytest.raises(AuthenticationError) as denied:
+            as_user.cam.add_user(cm.AddUserRequest("intruder", remark="x"))
+        assert "UnauthorizedOperation" in denied.value.code
+        with pytest.raises(AuthenticationError):
+            as_user.cam.list_users()
+    assert "intruder" not in user_names(emulator)
+
+
+def test_role_changes_reach_live_credentials(engine: Mount, emulator: RunningEmulator) -> None:
+    engine("update", "role/app", remote_policies="policy_name:QcloudCOSReadOnlyAccess,scope:All")
+    data = data_of(engine("read", "creds/app"))
+    with client_as(emulator, data["secret_id"], data["secret_key"]) as as_user:
+        with pytest.raises(AuthenticationError):
+            as_user.cam.list_users()
+        engine(
+            "update", "role/app", remote_policies="policy_name:QcloudCamReadOnlyAccess,scope:QCS"
+        )
+        assert data["username"] in [u.name for u in as_user.cam.list_users()]
+
+
+def test_session_policy_narrows_assumed_role_credentials(
+    engine: Mount, emulator: RunningEmulator
+) -> None:
+    only_get_user = {
+        "version": "2.0",
+        "statement": [{"effect": "allow", "action": "cam:GetUser", "resource": "*"}],
+    }
+    engine("update", "role/deploy", role_arn=ARN, session_policy=json.dumps(only_get_user))
+    data = data_of(engine("read", "creds/deploy"))
+    session = client_as(emulator, data["secret_id"], data["secret_key"], data["token"])
+    with session, pytest.raises(AuthenticationError):
+        session.cam.list_users()

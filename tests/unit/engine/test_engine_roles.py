@@ -215,7 +215,7 @@ def test_changing_inline_policies_replaces_their_custom_policies(
     engine: Mount, emulator: RunningEmulator
 ) -> None:
     engine("update", "role/r", inline_policies=[CVM_DOC, CAM_DOC])
-    kept, dropped = data_of(engine("read", "role/r"))["cam_policies"]
+    kept, _ = data_of(engine("read", "role/r"))["cam_policies"]
     engine("update", "role/r", inline_policies=[CVM_DOC])
     role = data_of(engine("read", "role/r"))
     assert role["cam_policies"] == [kept]
