@@ -165,9 +165,13 @@ class Backend:
 
         handler: Handler = op.handler
         response = self._guarded(request, lambda: handler(request, data))
-        if response is not None:
-            for warning in warnings:
-                response.add_warning(warning)
+        if warnings and response is None:
+            # Vault's framework drops these warnings when a handler returns nothing, so a
+            # misspelt field on a write goes unnoticed; here the caller always hears of it.
+            response = logical.Response()
+        for warning in warnings:
+            assert response is not None
+            response.add_warning(warning)
         return response
 
     # --- accessors ----------------------------------------------------------------------

@@ -266,3 +266,11 @@ def test_only_declared_operations_run_inline() -> None:
     assert not b.runs_inline(logical.Request(operation="delete", path="things/a"))
     assert not b.runs_inline(logical.Request(operation="read", path="elsewhere"))
     assert not b.runs_inline(logical.Request(operation="help", path="things/a"))
+
+
+def test_unknown_parameters_are_reported_even_when_the_handler_returns_nothing(
+    send: Any,
+) -> None:
+    response = send("update", "roles/app", {"colour": "blue"})
+    assert response is not None
+    assert response.warnings == ["Endpoint ignored these unrecognized parameters: [colour]"]

@@ -1,0 +1,227 @@
+"""Credentials through the real Vault: the original plugin's scripts, hvac, leases renewed and
+revoked by Vault, errors as statuses, and the plugin killed in the middle of an issue."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import hvac
+import pytest
+import requests
+
+from tencentcloud_emulator.testing import RunningEmulator
+from tencentcloud_secrets.tencentcloud import AuthenticationError
+from tencentcloud_secrets.tencentcloud import models_cam as cm
+from tests.unit.engine.conftest import client_as, group_names, user_names
+from tools.vaultserver import PLUGIN_NAME, VaultServer
+
+ARN = "qcs::cam::uin/100000000001:roleName/vault-demo-role"
+CVM_DOC = {
+    "version": "2.0",
+    "statement": [{"effect": "allow", "action": ["cvm:*"], "resource": "*"}],
+}
+
+
+def _configure(vault: VaultServer, mount: str, emulator: RunningEmulator) -> None:
+    vault.cli(
+        "write",
+        f"{mount}/config",
+        f"secret_id={emulator.secret_id}",
+        f"secret_key={emulator.secret_key}",
+        f"cam_endpoint={emulator.endpoint}",
+        f"sts_endpoint={emulator.endpoint}",
+    )
+
+
+@pytest.fixture
+def engine_mount(vault: VaultServer, mount: str, emulator: RunningEmulator) -> str:
+    _configure(vault, mount, emulator)
+    return mount
+
+
+def _wait_for(condition: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.5)
+
+
+def test_the_original_plugins_scripts_work_unchanged(
+    vault: VaultServer, engine_mount: str, emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    documents = tmp_path / "inline.json"
+    documents.write_text(json.dumps([CVM_DOC]))
+    vault.cli(
+        "write",
+        f"{engine_mount}/role/policy-based",
+        "remote_policies=policy_name:ReadOnlyAccess,scope:All",
+        "remote_policies=policy_name:QcloudCOSReadOnlyAccess,scope:All",
+        f"inline_policies=@{documents}",
+    )
+    role = vault.cli("read", "-format=json", f"{engine_mount}/role/policy-based").json()["data"]
+    assert [p["policy_name"] for p in role["remote_policies"]] == [
+        "ReadOnlyAccess",
+        "QcloudCOSReadOnlyAccess",
+    ]
+    assert role["inline_policies"][0]["policy_document"] == CVM_DOC
+    assert vault.cli("list", "-format=json", f"{engine_mount}/role").json() == ["policy-based"]
+
+    issued = vault.cli("read", "-format=json", f"{engine_mount}/creds/policy-based").json()
+    assert issued["renewable"] is True
+    assert issued["lease_id"].startswith(f"{engine_mount}/creds/policy-based/")
+    data = issued["data"]
+    assert {"secret_id", "secret_key", "username", "uin"} <= set(data)
+    with client_as(emulator, data["secret_id"], data["secret_key"]) as as_user:
+        assert as_user.sts.get_caller_identity().type == "CAMUser"
+        assert data["username"] in [u.name for u in as_user.cam.list_users()]  # ReadOnlyAccess
+        with pytest.raises(AuthenticationError):
+            as_user.cam.add_user(cm.AddUserRequest("not-allowed", remark="x"))
+
+    renewed = vault.cli(
+        "lease", "renew", "-format=json", "-increment=30m", issued["lease_id"]
+    ).json()
+    assert renewed["lease_duration"] == 1800
+    vault.cli("lease", "revoke", issued["lease_id"])
+    assert user_names(emulator) == []
+    vault.cli("delete", f"{engine_mount}/role/policy-based")
+    assert group_names(emulator) == []
+
+
+def test_sts_credentials_through_hvac(
+    vault: VaultServer, engine_mount: str, emulator: RunningEmulator
+) -> None:
+    client = vault.client()
+    client.write_data(f"{engine_mount}/role/deployer", data={"role_arn": ARN})
+    issued = client.read(f"{engine_mount}/creds/deployer")
+    assert issued["renewable"] is False
+    assert 7100 <= issued["lease_duration"] <= 7200
+    data = issued["data"]
+    assert set(data) == {"secret_id", "secret_key", "token", "expiration"}
+    with client_as(emulator, data["secret_id"], data["secret_key"], data["token"]) as session:
+        assert session.sts.get_caller_identity().type == "CAMRole"
+    with pytest.raises(hvac.exceptions.InvalidRequest):
+        client.sys.renew_lease(issued["lease_id"])
+    client.sys.revoke_lease(issued["lease_id"])
+
+
+def test_revoke_prefix_after_the_role_was_deleted(
+    vault: VaultServer, engine_mount: str, emulator: RunningEmulator
+) -> None:
+    client = vault.client()
+    client.write_data(f"{engine_mount}/role/app", data={"inline_policies": [CVM_DOC]})
+    leases = [client.read(f"{engine_mount}/creds/app")["lease_id"] for _ in range(3)]
+    assert len(user_names(emulator)) == 3
+    deleted = requests.delete(
+        f"{vault.addr}/v1/{engine_mount}/role/app", headers={"X-Vault-Token": vault.token}
+    )
+    assert "removed after those leases end" in " ".join(deleted.json()["warnings"])
+    revoked = vault.cli("lease", "revoke", "-prefix", f"{engine_mount}/creds/app")
+    _wait_for(lambda: user_names(emulator) == [], 30, f"revocation ({revoked.output})")
+    for lease in leases:
+        with pytest.raises(hvac.exceptions.InvalidRequest):
+            client.sys.read_lease(lease)
+
+
+def test_config_change_with_live_leases(
+    vault: VaultServer, engine_mount: str, emulator: RunningEmulator
+) -> None:
+    client = vault.client()
+    client.write_data(f"{engine_mount}/role/app", data={"remote_policies": "policy_id:3"})
+    lease = client.read(f"{engine_mount}/creds/app")["lease_id"]
+    client.write_data(f"{engine_mount}/config", data={"max_retries": 1, "request_timeout": "10s"})
+    client.sys.revoke_lease(lease)
+    assert user_names(emulator) == []
+
+
+def test_errors_reach_the_user_as_statuses(
+    vault: VaultServer, engine_mount: str, emulator: RunningEmulator
+) -> None:
+    client = vault.client()
+    with pytest.raises(hvac.exceptions.InvalidRequest) as bad:
+        client.write_data(
+            f"{engine_mount}/role/app", data={"remote_policies": "policy_name:NoSuchPolicy"}
+        )
+    assert 'remote_policies: no CAM policy is named "NoSuchPolicy"' in str(bad.value)
+    assert client.read(f"{engine_mount}/role/app") is None
+
+    client.write_data(f"{engine_mount}/role/app", data={"remote_policies": "policy_id:3"})
+    emulator.set_faults({"faults": [{"action": "AddUser", "code": "RequestLimitExceeded"}]})
+    answer = requests.get(
+        f"{vault.addr}/v1/{engine_mount}/creds/app", headers={"X-Vault-Token": vault.token}
+    )
+    assert answer.status_code == 503
+    [message] = answer.json()["errors"]
+    assert "RequestLimitExceeded" in message
+    assert "RequestId" in message
+    emulator.set_faults({"faults": []})
+    assert user_names(emulator) == []
+
+    warned = client.write_data(f"{engine_mount}/role/app", data={"colour": "blue"})
+    assert "colour" in " ".join(warned["warnings"])
+
+
+def test_vault_restart_with_live_leases(
+    built: None, tmp_path: Path, emulator: RunningEmulator
+) -> None:
+    server = VaultServer(tmp_path, dev=False).start()
+    try:
+        server.register()
+        server.cli("secrets", "enable", "-path=tencentcloud", PLUGIN_NAME)
+        _configure(server, "tencentcloud", emulator)
+        client = server.client()
+        client.write_data("tencentcloud/role/app", data={"remote_policies": "policy_id:3"})
+        lease = client.read("tencentcloud/creds/app")["lease_id"]
+        server.restart()
+        assert len(user_names(emulator)) == 1
+        server.client().sys.revoke_lease(lease)
+        assert user_names(emulator) == []
+    finally:
+        server.stop()
+
+
+def test_plugin_killed_between_adduser_and_addusertogroup(
+    vault: VaultServer, emulator: RunningEmulator
+) -> None:
+    """The WAL entry written before AddUser survives the crash; Vault's rollback manager
+    (about once a minute) has the relaunched plugin delete the user. A lease issued before
+    the crash still revokes."""
+    mount = "tc-crash"
+    vault.cli("secrets", "enable", f"-path={mount}", "-options=rollback_min_age=1s", PLUGIN_NAME)
+    try:
+        _configure(vault, mount, emulator)
+        client = vault.client()
+        client.write_data(f"{mount}/role/app", data={"remote_policies": "policy_id:3"})
+        survivor = client.read(f"{mount}/creds/app")["lease_id"]
+        [survivor_user] = user_names(emulator)
+        emulator.set_faults({"latency": {"per_action": {"AddUserToGroup": {"fixed_ms": 8000}}}})
+        outcome: dict[str, Any] = {}
+
+        def issue() -> None:
+            try:
+                outcome["response"] = vault.client().read(f"{mount}/creds/app")
+            except Exception as exc:  # the plugin dies under it
+                outcome["error"] = exc
+
+        worker = threading.Thread(target=issue)
+        worker.start()
+        _wait_for(lambda: len(emulator.requests("AddUser")) >= 2, 30, "the second AddUser")
+        time.sleep(1.0)  # AddUserToGroup is now held by the emulator for 8 s
+        for pid in vault.plugin_pids():
+            os.kill(pid, signal.SIGKILL)
+        worker.join(60)
+        assert "error" in outcome, outcome
+        emulator.set_faults({"faults": []})
+        [orphan] = [u for u in user_names(emulator) if u != survivor_user]
+        # The next request relaunches the plugin; the rollback manager does the rest.
+        client.read(f"{mount}/role/app")
+        _wait_for(lambda: orphan not in user_names(emulator), 150, "the rollback")
+        client.sys.revoke_lease(survivor)
+        assert user_names(emulator) == []
+    finally:
+        vault.cli("secrets", "disable", mount, check=False)
