@@ -3,6 +3,7 @@ revoked by Vault, errors as statuses, and the plugin killed in the middle of an 
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
 import signal
@@ -225,3 +226,24 @@ def test_plugin_killed_between_adduser_and_addusertogroup(
         assert user_names(emulator) == []
     finally:
         vault.cli("secrets", "disable", mount, check=False)
+
+
+def test_32_concurrent_issues_through_vault(
+    vault: VaultServer, engine_mount: str, emulator: RunningEmulator
+) -> None:
+    client = vault.client()
+    for name in ("one", "two"):
+        client.write_data(f"{engine_mount}/role/{name}", data={"remote_policies": "policy_id:3"})
+    roles = ["one"] * 24 + ["two"] * 8
+
+    def issue(role: str) -> dict[str, Any]:
+        answer: dict[str, Any] = vault.client().read(f"{engine_mount}/creds/{role}")
+        return answer
+
+    with concurrent.futures.ThreadPoolExecutor(32) as pool:
+        issued = list(pool.map(issue, roles))
+    names = sorted(answer["data"]["username"] for answer in issued)
+    assert len(set(names)) == 32
+    assert user_names(emulator) == names
+    vault.cli("lease", "revoke", "-prefix", f"{engine_mount}/creds")
+    _wait_for(lambda: user_names(emulator) == [], 60, "revocation of 32 leases")

@@ -34,7 +34,13 @@ class Mount:
         )
 
     def __call__(
-        self, operation: str, path: str, *, display_name: str = "token", **data: Any
+        self,
+        operation: str,
+        path: str,
+        *,
+        display_name: str = "token",
+        deadline: float | None = None,
+        **data: Any,
     ) -> logical.Response | None:
         request = logical.Request(
             operation=operation,
@@ -42,6 +48,7 @@ class Mount:
             data=data,
             storage=self.storage,
             display_name=display_name,
+            deadline=deadline,
         )
         if operation in (logical.CREATE, logical.UPDATE) and not path.startswith("creds/"):
             # As Vault does: an existence check first, whose user errors become a 400.

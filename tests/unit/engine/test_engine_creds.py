@@ -362,3 +362,34 @@ def test_session_policy_narrows_assumed_role_credentials(
     session = client_as(emulator, data["secret_id"], data["secret_key"], data["token"])
     with session, pytest.raises(AuthenticationError):
         session.cam.list_users()
+
+
+def test_leases_of_the_original_plugin_are_revoked_too(
+    engine: Mount, emulator: RunningEmulator
+) -> None:
+    """A mount that switched plugins with live leases: the original made a custom policy per
+    lease named "<user>-<uuid>" and kept its id in the lease. Only that policy goes."""
+    cam = engine.backend.client(engine.storage).cam
+    user = cam.add_user(cm.AddUserRequest("token-app-1700000000-42", use_api=True))
+    doc = json.dumps(CVM_DOC)
+    own = cam.create_policy(cm.CreatePolicyRequest("token-app-1700000000-42-abc123", doc))
+    other = cam.create_policy(cm.CreatePolicyRequest("someone-elses-policy", doc))
+    cam.attach_user_policy(cm.AttachUserPolicyRequest(own.policy_id, user.uin))
+    lease = logical.Response(
+        secret=logical.Secret(
+            internal_data={
+                "secret_type": "tencentcloud",
+                "role_type": "cam",
+                "role_name": "app",
+                "username": user.name,
+                "uin": str(user.uin),
+                "secret_id": user.secret_id,
+                "inline_policies": [{"policy_id": own.policy_id}, {"policy_id": other.policy_id}],
+                "remote_policies": [],
+            }
+        )
+    )
+    assert engine.revoke(lease) is None
+    assert user_names(emulator) == []
+    remaining = [p["PolicyId"] for p in account(emulator)["Policies"]]
+    assert remaining == [other.policy_id]

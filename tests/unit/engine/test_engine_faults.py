@@ -9,6 +9,7 @@ what live leases and stored roles account for, and every live lease must still r
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -212,3 +213,49 @@ def test_a_failed_role_write_cleans_up_at_once(engine: Mount, emulator: RunningE
     assert (group_names(emulator), custom_policy_names(emulator)) == ([], [])
     assert engine.wal() == []
     assert engine.stored("role/app") is None
+
+
+# --- Vault's request deadline -----------------------------------------------------------------
+
+
+def test_cloud_calls_end_before_vaults_deadline(engine: Mount, emulator: RunningEmulator) -> None:
+    engine("update", "role/app", remote_policies=COS_READ)
+    emulator.set_faults({"latency": {"per_action": {"AddUserToGroup": {"fixed_ms": 4000}}}})
+    with pytest.raises(logical.CodedError) as err:
+        engine("read", "creds/app", deadline=time.monotonic() + 3.5)
+    assert err.value.status in (502, 504)
+    assert "AddUserToGroup" in str(err.value)
+    emulator.set_faults({"faults": []})
+    time.sleep(4)  # let the held AddUserToGroup land, then clean up as Vault would
+    engine.rollback()
+    assert user_names(emulator) == []
+    assert engine.wal() == []
+
+
+def test_a_request_past_its_deadline_creates_nothing(
+    engine: Mount, emulator: RunningEmulator
+) -> None:
+    engine("update", "role/app", remote_policies=COS_READ)
+    with pytest.raises(logical.CodedError) as err:
+        engine("read", "creds/app", deadline=time.monotonic() + 1.0)
+    assert err.value.status == 504
+    assert "AddUser" not in [e["action"] for e in emulator.requests()][-1:]
+    assert user_names(emulator) == []
+    assert engine.wal() == []
+
+
+def test_an_answer_vault_no_longer_waits_for_leaves_its_wal_entry(
+    engine: Mount, emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The last guard: the credential is made, but too late to reach Vault. It is not handed
+    out, and the WAL entry stays so the rollback deletes the user."""
+    engine("update", "role/app", remote_policies=COS_READ)
+    monkeypatch.setattr(engine.backend, "cloud_deadline", lambda request: None)
+    with pytest.raises(logical.CodedError) as err:
+        engine("read", "creds/app", deadline=time.monotonic() + 0.5)
+    assert err.value.status == 504
+    assert len(user_names(emulator)) == 1
+    assert len(engine.wal()) == 1
+    engine.rollback()
+    assert user_names(emulator) == []
+    assert engine.wal() == []
