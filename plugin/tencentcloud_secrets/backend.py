@@ -56,10 +56,11 @@ class TencentCloudBackend(fw.Backend):
         self._group_hints: dict[str, int] = {}
         leases = Leases(self)
         self.secret_type = leases.secret()
+        self.roles = RolePaths(self)
         super().__init__(
             help_text=BACKEND_HELP,
             paths=fw.path_append(
-                ConfigPaths(self).paths(), RolePaths(self).paths(), CredsPaths(self).paths()
+                ConfigPaths(self).paths(), self.roles.paths(), CredsPaths(self).paths()
             ),
             secrets=[self.secret_type],
             special_paths=logical.SpecialPaths(

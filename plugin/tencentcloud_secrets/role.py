@@ -161,6 +161,8 @@ class Role:
     @classmethod
     def from_json(cls, value: bytes) -> Role:
         raw = json.loads(value)
+        if "credential_type" not in raw:
+            raw = _from_original(raw)
         known = {f.name for f in dataclasses.fields(cls)}
         role = cls(**{k: v for k, v in raw.items() if k in known})
         role.remote_policies = [RemotePolicy(**p) for p in raw.get("remote_policies") or ()]
@@ -168,6 +170,38 @@ class Role:
         role.groups = [CamGroup(**g) for g in raw.get("groups") or ()]
         role.managed_groups = [CamGroup(**g) for g in raw.get("managed_groups") or ()]
         return role
+
+
+_NANOSECONDS = 1_000_000_000
+
+
+def _from_original(raw: dict[str, Any]) -> dict[str, Any]:
+    """A role as the original Go plugin stored it (same key, ``role/<name>``): durations in
+    nanoseconds, inline documents under ``policy_document``, no type and no CAM objects
+    (the first issue creates them)."""
+    inline = []
+    for entry in raw.get("inline_policies") or []:
+        document = entry.get("policy_document") if isinstance(entry, dict) else None
+        if isinstance(document, dict):
+            digest = hashlib.sha256(canonical_json(document).encode()).hexdigest()[:32]
+            inline.append({"hash": digest, "document": document})
+    remote = [
+        {
+            "policy_name": str(entry.get("policy_name", "")),
+            "scope": str(entry.get("scope") or "All"),
+            "policy_id": int(entry.get("policy_id") or 0),
+        }
+        for entry in raw.get("remote_policies") or []
+        if isinstance(entry, dict)
+    ]
+    return {
+        "credential_type": ASSUMED_ROLE if raw.get("role_arn") else CAM_USER,
+        "role_arn": str(raw.get("role_arn") or ""),
+        "remote_policies": remote,
+        "inline_policies": inline,
+        "ttl": int(raw.get("ttl") or 0) // _NANOSECONDS,
+        "max_ttl": int(raw.get("max_ttl") or 0) // _NANOSECONDS,
+    }
 
 
 def read_role(storage: logical.Storage, name: str) -> Role | None:

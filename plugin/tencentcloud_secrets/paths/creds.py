@@ -89,6 +89,8 @@ class CredsPaths:
         if asked and int(requested) < 0:
             return logical.error_response("ttl must not be negative")
         if role.credential_type == CAM_USER:
+            if not role.managed_groups:
+                role = self._backend.roles.provision(request, name)
             return self._cam_user(request, name, role, int(requested) if asked else 0)
         return self._sts(request, name, role, int(requested) if asked else 0)
 

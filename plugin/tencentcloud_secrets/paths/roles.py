@@ -349,6 +349,29 @@ class RolePaths:
         left = self._sweep(request, key)
         return [left] if left else []
 
+    def provision(self, request: logical.Request, name: str) -> Role:
+        """Create the CAM objects of a cam_user role that has none: one the original plugin
+        stored, whose remote policies are resolved now (by exact name, as on a write)."""
+        with self._backend.locks.locked(ROLE_PREFIX + name):
+            role = read_role(request.storage, name)
+            if role is None:
+                raise logical.InvalidRequest(f'role "{name}" does not exist')
+            if role.managed_groups or role.credential_type != CAM_USER:
+                return role
+            specs = [
+                PolicySpec(policy_id=p.policy_id, scope=p.scope)
+                if p.policy_id
+                else PolicySpec(policy_name=p.policy_name, scope=p.scope)
+                for p in role.remote_policies
+            ]
+            outcome = self._write_cam_user(request, name, None, role, specs, None)
+            if isinstance(outcome, logical.Response):
+                raise logical.InvalidRequest(
+                    f'role "{name}" cannot be provisioned: {(outcome.data or {}).get("error")}'
+                )
+            log.info("role provisioned", extra={"role": name})
+            return role
+
     def delete(self, request: logical.Request, data: fw.FieldData) -> logical.Response | None:
         name = data.get_str("name")
         with self._backend.locks.locked(ROLE_PREFIX + name):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+from typing import Any
 
 import pytest
 
@@ -35,7 +36,7 @@ SESSION_POLICY = {
 }
 
 
-def _issue(engine: Mount, role: str = "app", **data: object) -> logical.Response:
+def _issue(engine: Mount, role: str = "app", **data: Any) -> logical.Response:
     response = engine("update" if data else "read", f"creds/{role}", **data)
     data_of(response)
     assert response is not None

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tencentcloud_emulator.testing import RunningEmulator
+from tencentcloud_secrets_shim import logical
 from tests.unit.engine.conftest import (
     Mount,
     account,
@@ -44,7 +45,7 @@ def _group_policies(emulator: RunningEmulator) -> dict[str, list[int]]:
 def test_original_payload_reads_back_in_the_original_shapes(
     engine: Mount, emulator: RunningEmulator
 ) -> None:
-    payload = {
+    payload: dict[str, Any] = {
         "remote_policies": [COS_READ, "policy_name:QcloudCamReadOnlyAccess,scope:QCS"],
         "inline_policies": json.dumps([CVM_DOC, CAM_DOC]),
         "ttl": "1h",
@@ -293,3 +294,36 @@ def test_a_recreated_role_gets_objects_of_its_own(engine: Mount, emulator: Runni
     engine.rollback()
     [group] = group_names(emulator)
     assert data_of(engine("read", "role/r"))["cam_groups"][0]["group_name"] == group
+
+
+def test_roles_the_original_plugin_stored_keep_working(
+    engine: Mount, emulator: RunningEmulator
+) -> None:
+    """Same key, the original's JSON: durations in nanoseconds, documents under
+    policy_document, no CAM objects yet. The first issue provisions them."""
+    original = {
+        "role_arn": "",
+        "remote_policies": [
+            {"policy_name": "QcloudCOSReadOnlyAccess", "scope": "All", "policy_id": 0}
+        ],
+        "inline_policies": [
+            {"hash": "182ea48f5a55cbc418e73b047494ceee", "policy_document": CVM_DOC}
+        ],
+        "ttl": 3600 * 1_000_000_000,
+        "max_ttl": 0,
+    }
+    engine.storage.put(logical.StorageEntry("role/legacy", json.dumps(original).encode()))
+    role = data_of(engine("read", "role/legacy"))
+    assert (role["credential_type"], role["ttl"]) == ("cam_user", 3600)
+    assert role["inline_policies"][0]["policy_document"] == CVM_DOC
+    issued = engine("read", "creds/legacy")
+    assert issued is not None
+    assert issued.secret is not None
+    assert issued.secret.lease.ttl == 3600
+    provisioned = data_of(engine("read", "role/legacy"))
+    assert provisioned["remote_policies"][0]["policy_id"] == 219187
+    [group] = provisioned["cam_groups"]
+    assert group_names(emulator) == [group["group_name"]]
+    before = len(calls(emulator))
+    engine("read", "creds/legacy")
+    assert calls(emulator)[before:] == ["AddUser", "AddUserToGroup"]
