@@ -88,8 +88,8 @@ def test_the_original_plugins_scripts_work_unchanged(
         "lease", "renew", "-format=json", "-increment=30m", issued["lease_id"]
     ).json()
     assert renewed["lease_duration"] == 1800
-    vault.cli("lease", "revoke", issued["lease_id"])
-    assert user_names(emulator) == []
+    vault.cli("lease", "revoke", issued["lease_id"])  # queued: Vault revokes in the background
+    _wait_for(lambda: user_names(emulator) == [], 30, "the revocation")
     vault.cli("delete", f"{engine_mount}/role/policy-based")
     assert group_names(emulator) == []
 
@@ -124,9 +124,17 @@ def test_revoke_prefix_after_the_role_was_deleted(
     assert "removed after those leases end" in " ".join(deleted.json()["warnings"])
     revoked = vault.cli("lease", "revoke", "-prefix", f"{engine_mount}/creds/app")
     _wait_for(lambda: user_names(emulator) == [], 30, f"revocation ({revoked.output})")
-    for lease in leases:
-        with pytest.raises(hvac.exceptions.InvalidRequest):
-            client.sys.read_lease(lease)
+
+    def all_gone() -> bool:
+        for lease in leases:
+            try:
+                client.sys.read_lease(lease)
+                return False
+            except hvac.exceptions.InvalidRequest:
+                continue
+        return True
+
+    _wait_for(all_gone, 30, "the leases to be gone")
 
 
 def test_config_change_with_live_leases(
@@ -216,13 +224,17 @@ def test_plugin_killed_between_adduser_and_addusertogroup(
         for pid in vault.plugin_pids():
             os.kill(pid, signal.SIGKILL)
         worker.join(60)
-        assert "error" in outcome, outcome
         emulator.set_faults({"faults": []})
-        [orphan] = [u for u in user_names(emulator) if u != survivor_user]
-        # The next request relaunches the plugin; the rollback manager does the rest.
+        # Vault may retry the request once on a relaunched plugin: that lease is real.
+        retried = outcome.get("response")
+        leases = [survivor] + ([retried["lease_id"]] if retried else [])
+        accounted = {survivor_user} | ({retried["data"]["username"]} if retried else set())
+        [orphan] = [u for u in user_names(emulator) if u not in accounted]
+        # The next request relaunches the plugin if needed; the rollback manager does the rest.
         client.read(f"{mount}/role/app")
         _wait_for(lambda: orphan not in user_names(emulator), 150, "the rollback")
-        client.sys.revoke_lease(survivor)
+        for lease in leases:
+            client.sys.revoke_lease(lease)
         assert user_names(emulator) == []
     finally:
         vault.cli("secrets", "disable", mount, check=False)
