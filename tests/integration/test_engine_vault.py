@@ -84,6 +84,16 @@ def test_the_original_plugins_scripts_work_unchanged(
         with pytest.raises(AuthenticationError):
             as_user.cam.add_user(cm.AddUserRequest("not-allowed", remark="x"))
 
+    # A role change reaches the live credential: drop ReadOnlyAccess, keep COS read.
+    vault.cli(
+        "write",
+        f"{engine_mount}/role/policy-based",
+        "remote_policies=policy_name:QcloudCOSReadOnlyAccess,scope:All",
+    )
+    narrowed = client_as(emulator, data["secret_id"], data["secret_key"])
+    with narrowed, pytest.raises(AuthenticationError):
+        narrowed.cam.list_users()
+
     renewed = vault.cli(
         "lease", "renew", "-format=json", "-increment=30m", issued["lease_id"]
     ).json()
