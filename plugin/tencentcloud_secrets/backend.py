@@ -9,9 +9,12 @@ their last lease is gone.
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 import threading
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from tencentcloud_secrets import framework as fw
@@ -21,7 +24,22 @@ from tencentcloud_secrets.cloud_errors import vault_error
 from tencentcloud_secrets.paths.config import CONFIG_KEY, ConfigPaths, MountConfig, read_config
 from tencentcloud_secrets.paths.creds import CredsPaths
 from tencentcloud_secrets.paths.roles import RolePaths
+from tencentcloud_secrets.paths.rotate_root import RotateRootPaths, rotate_root
+from tencentcloud_secrets.paths.static_roles import (
+    STATIC_ROLE_PREFIX,
+    StaticRolePaths,
+    read_static_role,
+    rotate_static_role,
+    static_keys_in_use,
+)
 from tencentcloud_secrets.role import ROLE_PREFIX, Role, read_role, write_role
+from tencentcloud_secrets.rotation import (
+    WAL_ACCESS_KEY,
+    WAL_OLD_ACCESS_KEY,
+    RotationError,
+    roll_back_key,
+    roll_back_old_key,
+)
 from tencentcloud_secrets.secrets import WAL_CAM_USER, Leases
 from tencentcloud_secrets.tencentcloud.errors import CredentialsError, TencentCloudError
 from tencentcloud_secrets_shim import logical
@@ -54,21 +72,33 @@ class TencentCloudBackend(fw.Backend):
         self._client: TencentCloudClient | None = None
         self._client_lock = threading.Lock()
         self._group_hints: dict[str, int] = {}
+        self._rotation_failures: dict[str, tuple[int, float]] = {}
+        # Seams for tests: how the engine waits (for a new key to propagate) and what time
+        # it is (for rotation schedules).
+        self.sleep: Callable[[float], None] = time.sleep
+        self.now: Callable[[], float] = time.time
         leases = Leases(self)
         self.secret_type = leases.secret()
         self.roles = RolePaths(self)
         super().__init__(
             help_text=BACKEND_HELP,
             paths=fw.path_append(
-                ConfigPaths(self).paths(), self.roles.paths(), CredsPaths(self).paths()
+                RotateRootPaths(self).paths(),
+                ConfigPaths(self).paths(),
+                self.roles.paths(),
+                CredsPaths(self).paths(),
+                StaticRolePaths(self).paths(),
             ),
             secrets=[self.secret_type],
             special_paths=logical.SpecialPaths(
-                local_storage=(fw.WAL_PREFIX,), seal_wrap_storage=(CONFIG_KEY,)
+                local_storage=(fw.WAL_PREFIX,),
+                seal_wrap_storage=(CONFIG_KEY, STATIC_ROLE_PREFIX),
             ),
             wal_rollback={
                 WAL_CAM_USER: leases.roll_back_user,
                 WAL_ROLE_OBJECTS: self._roll_back_role_objects,
+                WAL_ACCESS_KEY: self._roll_back_key,
+                WAL_OLD_ACCESS_KEY: self._roll_back_old_key,
             },
             wal_rollback_min_age=ROLLBACK_MIN_AGE,
             periodic_func=self._periodic,
@@ -145,6 +175,7 @@ class TencentCloudBackend(fw.Backend):
 
     def _periodic(self, request: logical.Request) -> None:
         storage = request.storage
+        self._rotate_due(request)
         if not storage.list("retired/"):
             return
         try:
@@ -156,6 +187,64 @@ class TencentCloudBackend(fw.Backend):
             return
         for reason in left:
             log.debug("retired role objects kept: %s", reason)
+
+    def _rotate_due(self, request: logical.Request) -> None:
+        """Rotate the root key and static roles whose time has come. A failure is logged at
+        error and retried with backoff (1 min doubling to 1 h); the old key stays working."""
+        storage = request.storage
+        now = self.now()
+        due: list[tuple[str, Callable[[], object]]] = []
+        config = read_config(storage)
+        if config is not None and config.next_rotation and now >= config.next_rotation:
+            due.append(("config", lambda: rotate_root(self, storage, None)))
+        for name in storage.list(STATIC_ROLE_PREFIX):
+            role = read_static_role(storage, name)
+            if role is not None and now >= role.next_rotation:
+                due.append(
+                    (
+                        STATIC_ROLE_PREFIX + name,
+                        functools.partial(rotate_static_role, self, storage, name, None),
+                    )
+                )
+        for key, rotate in due:
+            failures, retry_at = self._rotation_failures.get(key, (0, 0.0))
+            if now < retry_at:
+                continue
+            try:
+                rotate()
+            except (RotationError, TencentCloudError) as exc:
+                failures += 1
+                wait = min(3600.0, 60.0 * 2 ** (failures - 1))
+                self._rotation_failures[key] = (failures, now + wait)
+                log.error("scheduled rotation of %s failed (%s); retrying in %ds", key, exc, wait)
+                continue
+            self._rotation_failures.pop(key, None)
+
+    def keys_in_use(self, storage: logical.Storage) -> set[str]:
+        """Every access key Vault relies on: rollbacks never delete one of these."""
+        config = read_config(storage)
+        keys = static_keys_in_use(storage)
+        if config is not None and config.secret_id:
+            keys.add(config.secret_id)
+        return keys
+
+    def _roll_back_key(self, request: logical.Request, data: Any) -> None:
+        storage = request.storage
+        try:
+            roll_back_key(
+                self.client(storage), data, self.keys_in_use(storage), self.cloud_deadline(request)
+            )
+        except TencentCloudError as exc:
+            raise vault_error(exc, "rolling back a key rotation") from None
+
+    def _roll_back_old_key(self, request: logical.Request, data: Any) -> None:
+        storage = request.storage
+        try:
+            roll_back_old_key(
+                self.client(storage), data, self.keys_in_use(storage), self.cloud_deadline(request)
+            )
+        except TencentCloudError as exc:
+            raise vault_error(exc, "finishing a key rotation") from None
 
     def _roll_back_role_objects(self, request: logical.Request, data: Any) -> None:
         storage = request.storage

@@ -7,8 +7,10 @@ line about an update names the fields that changed, not their values.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 from tencentcloud_secrets import framework as fw
@@ -37,12 +39,31 @@ class MountConfig:
     international: bool = False
     max_retries: int = DEFAULT_MAX_RETRIES
     request_timeout: int = DEFAULT_REQUEST_TIMEOUT
+    rotation_period: int = 0
+    # Kept by the engine: when the configured key was last set or rotated (Unix seconds).
+    last_rotated: float = 0.0
+
+    @property
+    def next_rotation(self) -> float:
+        """When automatic rotation is due (Unix seconds), or 0 when it is off."""
+        if not (self.rotation_period and self.secret_id):
+            return 0.0
+        return self.last_rotated + self.rotation_period
 
     def public_view(self) -> dict[str, Any]:
         view = dataclasses.asdict(self)
-        del view["secret_key"]
+        del view["secret_key"], view["last_rotated"]
         view["secret_key_set"] = bool(self.secret_key)
+        view["last_rotation"] = rfc3339(self.last_rotated)
+        view["next_rotation"] = rfc3339(self.next_rotation)
         return view
+
+
+def rfc3339(stamp: float) -> str:
+    """Vault's time format, or "" for "never"."""
+    if not stamp:
+        return ""
+    return dt.datetime.fromtimestamp(stamp, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def read_config(storage: logical.Storage) -> MountConfig | None:
@@ -99,6 +120,12 @@ FIELDS = {
         "Read timeout of one API call.",
         default=DEFAULT_REQUEST_TIMEOUT,
     ),
+    "rotation_period": fw.Field(
+        fw.FieldType.DURATION_SECOND,
+        "Rotate the configured key automatically this often (at least 1m; 0: never). See "
+        "config/rotate-root.",
+        default=0,
+    ),
 }
 
 
@@ -116,6 +143,10 @@ def _validate(config: MountConfig) -> str | None:
         return "max_retries must be between 0 and 20"
     if not 1 <= config.request_timeout <= 300:
         return "request_timeout must be between 1s and 5m"
+    if config.rotation_period and config.rotation_period < 60:
+        return "rotation_period must be 0 (off) or at least 1m"
+    if config.rotation_period and not config.secret_id:
+        return "rotation_period needs keys configured here (secret_id and secret_key)"
     return None
 
 
@@ -146,6 +177,8 @@ class ConfigPaths:
             problem = _validate(updated)
             if problem:
                 return logical.error_response(problem)
+            if "secret_id" in changed or "secret_key" in changed or not updated.last_rotated:
+                updated.last_rotated = time.time() if updated.secret_id else 0.0
             write_config(storage, updated)
         self._backend.reset_client()
         log.info("configuration updated", extra={"changed": ",".join(changed) or "nothing"})

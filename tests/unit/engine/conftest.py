@@ -54,10 +54,10 @@ class Mount:
             # As Vault does: an existence check first, whose user errors become a 400.
             check = logical.Request(operation="update", path=path, data=data, storage=self.storage)
             try:
-                _, exists = self.backend.handle_existence_check(check)
+                found, exists = self.backend.handle_existence_check(check)
             except logical.InvalidRequest as exc:
                 return logical.error_response(str(exc))
-            request.operation = logical.UPDATE if exists else logical.CREATE
+            request.operation = logical.CREATE if found and not exists else logical.UPDATE
         return self.backend.handle_request(request)
 
     def lease_request(self, operation: str, issued: logical.Response, **data: Any) -> Any:
