@@ -6,8 +6,8 @@ Exact-name matching over CAM's substring search is done here. Never logs what it
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
 
 from . import models_cam as m
 from .errors import NotFoundError
@@ -16,6 +16,16 @@ from .transport import CAM, Reply, Transport, decode
 
 _MAX_PAGES = 100
 _PAGE_SIZE = 200
+T = TypeVar("T")
+
+
+def _every_page(fetch: Callable[[int], tuple[int, Sequence[T]]]) -> Iterator[T]:
+    """Items of every page of a listing: ``fetch(page)`` gives (total, items) for page N."""
+    for page in range(1, _MAX_PAGES + 1):
+        total, items = fetch(page)
+        yield from items
+        if not items or page * _PAGE_SIZE >= total:
+            return
 
 
 class CamClient:
@@ -193,17 +203,15 @@ class CamClient:
         self, name: str, *, scope: str | None = None, deadline: float | None = None
     ) -> m.PolicySummary | None:
         """Exact match on the name; CAM's Keyword is only a substring filter."""
-        for page in range(1, _MAX_PAGES + 1):
+
+        def fetch(page: int) -> tuple[int, Sequence[m.PolicySummary]]:
             result = self.list_policies(
                 m.ListPoliciesRequest(rp=_PAGE_SIZE, page=page, scope=scope, keyword=name),
                 deadline=deadline,
             )
-            for policy in result.policies:
-                if policy.policy_name == name:
-                    return policy
-            if not result.policies or page * _PAGE_SIZE >= result.total_num:
-                return None
-        return None
+            return result.total_num, result.policies
+
+        return next((p for p in _every_page(fetch) if p.policy_name == name), None)
 
     def attach_user_policy(
         self, req: m.AttachUserPolicyRequest, *, deadline: float | None = None
@@ -257,16 +265,15 @@ class CamClient:
         return decode(self._call("ListGroups", req.to_params(), deadline), m.GroupPage.from_wire)
 
     def find_group_by_name(self, name: str, *, deadline: float | None = None) -> m.Group | None:
-        for page in range(1, _MAX_PAGES + 1):
+        """Exact match on the name; CAM's Keyword is only a substring filter."""
+
+        def fetch(page: int) -> tuple[int, Sequence[m.Group]]:
             result = self.list_groups(
                 m.ListGroupsRequest(page=page, rp=_PAGE_SIZE, keyword=name), deadline=deadline
             )
-            for group in result.groups:
-                if group.group_name == name:
-                    return group
-            if not result.groups or page * _PAGE_SIZE >= result.total_num:
-                return None
-        return None
+            return result.total_num, result.groups
+
+        return next((g for g in _every_page(fetch) if g.group_name == name), None)
 
     def list_users_for_group(
         self, req: m.ListUsersForGroupRequest, *, deadline: float | None = None
@@ -284,16 +291,15 @@ class CamClient:
         self, group_id: int, *, deadline: float | None = None
     ) -> set[int]:
         """Every policy attached to the group, over as many pages as it takes."""
-        found: set[int] = set()
-        for page in range(1, _MAX_PAGES + 1):
+
+        def fetch(page: int) -> tuple[int, Sequence[m.AttachedPolicy]]:
             result = self.list_attached_group_policies(
                 m.ListAttachedGroupPoliciesRequest(group_id, page=page, rp=_PAGE_SIZE),
                 deadline=deadline,
             )
-            found.update(p.policy_id for p in result.policies)
-            if not result.policies or page * _PAGE_SIZE >= result.total_num:
-                break
-        return found
+            return result.total_num, result.policies
+
+        return {p.policy_id for p in _every_page(fetch)}
 
     def attach_group_policy(
         self, req: m.AttachGroupPolicyRequest, *, deadline: float | None = None
