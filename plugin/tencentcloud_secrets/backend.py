@@ -157,13 +157,19 @@ class TencentCloudBackend(fw.Backend):
     def forget_group_hint(self, role_name: str) -> None:
         self._group_hints.pop(role_name, None)
 
-    def grow_role(self, request: logical.Request, name: str, deadline: float | None) -> Role:
-        """Give the role one more managed group, unless another request just did."""
+    def grow_role(
+        self, request: logical.Request, name: str, seen: int, deadline: float | None
+    ) -> Role:
+        """Give the role one more managed group, unless another request grew it past the
+        ``seen`` groups meanwhile (then the new group is tried first)."""
         storage = request.storage
         with self.locks.locked(ROLE_PREFIX + name):
             role = read_role(storage, name)
             if role is None:
                 raise logical.InvalidRequest(f'role "{name}" was deleted while issuing')
+            if len(role.managed_groups) > seen:
+                self.set_group_hint(name, len(role.managed_groups) - 1)
+                return role
             change = RoleObjects(self.client(storage), storage).grow(name, role, deadline)
             write_role(storage, name, role)
             fw.delete_wal(storage, change.wal_id)

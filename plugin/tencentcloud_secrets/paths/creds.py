@@ -194,7 +194,7 @@ class CredsPaths:
                     continue
                 backend.set_group_hint(name, index)
                 return
-            role = backend.grow_role(request, name, deadline)
+            role = backend.grow_role(request, name, len(groups), deadline)
         raise ApiError(
             GROUP_FULL,
             "every group of the role, or one of its extra groups, is full",

@@ -394,3 +394,13 @@ def test_leases_of_the_original_plugin_are_revoked_too(
     assert user_names(emulator) == []
     remaining = [p["PolicyId"] for p in account(emulator)["Policies"]]
     assert remaining == [other.policy_id]
+
+
+def test_requests_that_found_the_same_group_full_grow_the_role_once(
+    engine: Mount, emulator: RunningEmulator, cam_role: str
+) -> None:
+    request = logical.Request(operation="read", path="creds/app", storage=engine.storage)
+    first = engine.backend.grow_role(request, "app", 1, None)
+    second = engine.backend.grow_role(request, "app", 1, None)  # saw one group, too
+    assert len(first.managed_groups) == len(second.managed_groups) == 2
+    assert len(group_names(emulator)) == 2
