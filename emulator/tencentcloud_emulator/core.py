@@ -50,6 +50,10 @@ class Request:
     # qcs:secure_transport).
     client_ip: str = ""
     secure: bool = False
+    # The service the Host names (``cam`` for ``cam.tencentcloudapi.com``) when the request came
+    # through a listener that routes by host, as the gateway does; None on the plain port, which
+    # routes by the credential scope and X-TC-Version.
+    host_service: str | None = None
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
@@ -223,11 +227,14 @@ class Emulator:
         version = request.header("x-tc-version")
         if not version:
             raise exceptions.missing_parameter("Version")
+        routed = request.host_service
+        if routed is not None and routed not in actions.VERSIONS:
+            raise exceptions.not_emulated(routed)
         authorization = (request.header("authorization") or "").strip()
         unsigned = authorization == "SKIP"
         if unsigned:
-            service = next((s for s, v in actions.VERSIONS.items() if v == version), None)
-            if service is None:
+            service = routed or next((s for s, v in actions.VERSIONS.items() if v == version), "")
+            if actions.VERSIONS.get(service) != version:
                 raise exceptions.no_such_version(version)
         else:
             scope = auth.parse_authorization(authorization) if authorization else None
@@ -235,6 +242,10 @@ class Emulator:
                 raise exceptions.invalid_authorization("is missing")
             service = scope.service
             ctx["secret_id"] = scope.secret_id
+            if routed is not None and service != routed:
+                raise exceptions.invalid_authorization(
+                    f"signs for the service `{service}`, but the request was sent to `{routed}`"
+                )
             if actions.VERSIONS.get(service) != version:
                 raise exceptions.no_such_version(version)
         ctx["service"] = service
