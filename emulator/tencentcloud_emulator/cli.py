@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import yaml
@@ -79,6 +81,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="role served at /latest/meta-data/cam/security-credentials/ (default: the seed's)",
     )
+    p.add_argument(
+        "--state-dir",
+        type=Path,
+        metavar="DIR",
+        help="keep the whole world (secrets included) in DIR across restarts; a saved state "
+        "is loaded instead of the seed",
+    )
     p.add_argument("--rng-seed", type=int, help="seed for ids and fault dice (reproducible runs)")
     p.add_argument("--log-level", default="INFO", help="emulator log level (default INFO)")
     return p
@@ -113,6 +122,7 @@ def _options(args: argparse.Namespace) -> Options:
         rng_seed=args.rng_seed,
         permissions=args.permissions == "on",
         instance_role=args.instance_role,
+        state_dir=args.state_dir,
     )
 
 
@@ -121,13 +131,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    if (args.proxy_port is not None or args.https_port is not None) and args.ca_file is None:
+        print("tencentcloud-emulator: TLS listeners need --ca-file", file=sys.stderr)
+        return 2
     try:
         emulator = Emulator(args.seed, _options(args))
     except (ConfigError, SeedError, OSError, TypeError, ValueError) as err:
         print(f"tencentcloud-emulator: {err}", file=sys.stderr)
-        return 2
-    if (args.proxy_port is not None or args.https_port is not None) and args.ca_file is None:
-        print("tencentcloud-emulator: TLS listeners need --ca-file", file=sys.stderr)
         return 2
     try:
         server = EmulatorServer(
@@ -139,9 +149,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             ca_file=args.ca_file,
         )
     except OSError as err:
+        emulator.close()
         print(f"tencentcloud-emulator: {err}", file=sys.stderr)
         return 2
-    ids = [a.keys_of(a.owner_uin)[0].key_id for a in emulator.world.accounts.values() if a.keys]
     print(f"tencentcloud-emulator listening on {server.endpoint}", flush=True)
     if server.https_port is not None:
         print(f"  HTTPS for *.tencentcloudapi.com on port {server.https_port}", flush=True)
@@ -149,15 +159,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"  CONNECT proxy: HTTPS_PROXY={server.proxy_url}", flush=True)
     if server.ca_file is not None:
         print(f"  CA certificate: {server.ca_file}", flush=True)
-    for owner, key_id in zip(emulator.world.accounts, ids, strict=False):
-        print(f"  account {owner}: root SecretId {key_id}", flush=True)
+    for owner, account in emulator.world.accounts.items():
+        # A restored state may hold an account whose root keys were all deleted.
+        for key in account.keys_of(owner)[:1]:
+            print(f"  account {owner}: root SecretId {key.key_id}", flush=True)
+    if args.state_dir is not None:
+        print(f"  state kept in {args.state_dir}", flush=True)
+    # SIGTERM (docker stop, systemd) ends the process like Ctrl-C, so the last state is saved.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
         server.stop()
+        emulator.close()
     return 0
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

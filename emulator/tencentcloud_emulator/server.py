@@ -107,9 +107,13 @@ class EmulatorServer:
 
     def stop(self) -> None:
         # Only listeners serving in a thread are shut down: ``shutdown`` waits for a
-        # ``serve_forever`` that a never-started listener would never run.
-        for listener, _ in self._threads:
-            listener.shutdown()
+        # ``serve_forever`` that a never-started listener would never run. Each wait lasts up to
+        # a poll interval, so the listeners are told together rather than one after another.
+        stoppers = [threading.Thread(target=listener.shutdown) for listener, _ in self._threads]
+        for stopper in stoppers:
+            stopper.start()
+        for stopper in stoppers:
+            stopper.join(timeout=10)
         for _, thread in self._threads:
             thread.join(timeout=10)
         self._threads = []

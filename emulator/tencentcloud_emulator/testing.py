@@ -115,7 +115,8 @@ def running_emulator(
 ) -> Iterator[RunningEmulator]:
     """Start an emulator for the duration of the block; ``options`` are ``core.Options`` fields
     (faults, quotas, key_activation_delay, rng_seed, log_limit, require_sts_region,
-    permissions: False turns CAM policy evaluation off).
+    permissions: False turns CAM policy evaluation off, state_dir keeps the world across
+    restarts).
 
     ``proxy_port=0`` adds a CONNECT proxy and ``https_port=0`` an HTTPS listener on free ports;
     their CA certificate is written to ``ca_file`` (required with either)."""
@@ -129,3 +130,4 @@ def running_emulator(
         yield RunningEmulator(server)
     finally:
         server.stop()
+        emulator.close()
