@@ -1,16 +1,19 @@
 """``tencentcloud-emulator``: run the emulator as a process.
 
-Prints the endpoint and the seeded root SecretId (never a secret key) and serves until
-interrupted.
+Prints the endpoint(s) and the seeded root SecretId (never a secret key) and serves until
+interrupted. With ``--proxy-port``/``--https-port`` the CA certificate is written to
+``--ca-file`` before any port accepts a connection.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import yaml
@@ -28,6 +31,26 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=9400, help="port to bind; 0 picks a free one")
+    p.add_argument(
+        "--proxy-port",
+        type=int,
+        metavar="PORT",
+        help="also run an HTTP CONNECT proxy that answers for *.tencentcloudapi.com over TLS "
+        "(HTTPS_PROXY=http://HOST:PORT); needs --ca-file",
+    )
+    p.add_argument(
+        "--https-port",
+        type=int,
+        metavar="PORT",
+        help="also serve HTTPS for *.tencentcloudapi.com names (certificate by SNI, routed by "
+        "Host); needs --ca-file",
+    )
+    p.add_argument(
+        "--ca-file",
+        type=Path,
+        metavar="PATH",
+        help="write the CA certificate (PEM) of the TLS listeners here before listening",
+    )
     p.add_argument("--seed", type=Path, help="seed file (YAML); default: the packaged demo seed")
     p.add_argument("--faults", type=Path, help="fault configuration file (YAML or JSON)")
     p.add_argument("--latency-ms", type=float, default=None, help="fixed latency per call")
@@ -57,6 +80,13 @@ def _parser() -> argparse.ArgumentParser:
         "--instance-role",
         metavar="NAME",
         help="role served at /latest/meta-data/cam/security-credentials/ (default: the seed's)",
+    )
+    p.add_argument(
+        "--state-dir",
+        type=Path,
+        metavar="DIR",
+        help="keep the whole world (secrets included) in DIR across restarts; a saved state "
+        "is loaded instead of the seed",
     )
     p.add_argument("--rng-seed", type=int, help="seed for ids and fault dice (reproducible runs)")
     p.add_argument("--log-level", default="INFO", help="emulator log level (default INFO)")
@@ -92,6 +122,7 @@ def _options(args: argparse.Namespace) -> Options:
         rng_seed=args.rng_seed,
         permissions=args.permissions == "on",
         instance_role=args.instance_role,
+        state_dir=args.state_dir,
     )
 
 
@@ -100,23 +131,54 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    if (args.proxy_port is not None or args.https_port is not None) and args.ca_file is None:
+        print("tencentcloud-emulator: TLS listeners need --ca-file", file=sys.stderr)
+        return 2
     try:
         emulator = Emulator(args.seed, _options(args))
     except (ConfigError, SeedError, OSError, TypeError, ValueError) as err:
         print(f"tencentcloud-emulator: {err}", file=sys.stderr)
         return 2
-    server = EmulatorServer(emulator, args.host, args.port)
-    ids = [a.keys_of(a.owner_uin)[0].key_id for a in emulator.world.accounts.values() if a.keys]
+    try:
+        server = EmulatorServer(
+            emulator,
+            args.host,
+            args.port,
+            https_port=args.https_port,
+            proxy_port=args.proxy_port,
+            ca_file=args.ca_file,
+        )
+    except OSError as err:
+        emulator.close()
+        print(f"tencentcloud-emulator: {err}", file=sys.stderr)
+        return 2
     print(f"tencentcloud-emulator listening on {server.endpoint}", flush=True)
-    for owner, key_id in zip(emulator.world.accounts, ids, strict=False):
-        print(f"  account {owner}: root SecretId {key_id}", flush=True)
+    if server.https_port is not None:
+        print(f"  HTTPS for *.tencentcloudapi.com on port {server.https_port}", flush=True)
+    if server.proxy_url is not None:
+        print(f"  CONNECT proxy: HTTPS_PROXY={server.proxy_url}", flush=True)
+    if server.ca_file is not None:
+        print(f"  CA certificate: {server.ca_file}", flush=True)
+    for owner, account in emulator.world.accounts.items():
+        # A restored state may hold an account whose root keys were all deleted.
+        for key in account.keys_of(owner)[:1]:
+            print(f"  account {owner}: root SecretId {key.key_id}", flush=True)
+    if args.state_dir is not None:
+        print(f"  state kept in {args.state_dir}", flush=True)
+    # SIGTERM (docker stop, systemd) ends the process like Ctrl-C, so the last state is saved.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
         server.stop()
+        emulator.close()
     return 0
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from . import actions, auth, exceptions, ids, params, seed
+from . import actions, auth, exceptions, ids, params, persistence, seed
 from .authorization import authorize
 from .exceptions import ApiError, BrokenAnswer, DropConnection
 from .faults import FaultPlan
@@ -50,6 +50,10 @@ class Request:
     # qcs:secure_transport).
     client_ip: str = ""
     secure: bool = False
+    # The service the Host names (``cam`` for ``cam.tencentcloudapi.com``) when the request came
+    # through a listener that routes by host, as the gateway does; None on the plain port, which
+    # routes by the credential scope and X-TC-Version.
+    host_service: str | None = None
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
@@ -70,6 +74,9 @@ class Options:
     # The role the metadata endpoint serves (a role name in the first account); None keeps
     # the seed's ``instance_role``.
     instance_role: str | None = None
+    # Keep the world in this directory across restarts (see ``persistence``); a saved state,
+    # when present, is loaded instead of the seed.
+    state_dir: str | Path | None = None
 
 
 class Emulator:
@@ -83,7 +90,40 @@ class Emulator:
         self.requests = RequestLog(self.options.log_limit)
         self.faults = FaultPlan(self.options.faults, seed=self.options.rng_seed)
         self._initial_seed = self._seed = seed.load(seed_source)
-        self.world = self._build(self._seed)
+        self._saver: persistence.Saver | None = None
+        if self.options.state_dir is None:
+            self.world = self._build(self._seed)
+            return
+        state_file = persistence.StateFile(self.options.state_dir)
+        saved = state_file.load()
+        self.world = self._build(self._seed) if saved is None else self._resume(saved)
+        self._saver = persistence.Saver(state_file, self.state_for_saving)
+        self._saver.save_now()
+
+    def _resume(self, saved: dict[str, Any]) -> World:
+        """The saved world; quotas and the instance role given as options still apply."""
+        world = persistence.restore(saved)
+        if self.options.quotas:
+            world.env.quotas = Quotas(**{**world.env.quotas.to_dict(), **self.options.quotas})
+        if self.options.instance_role is not None:
+            seed.bind_instance_role(world, self.options.instance_role)
+        return world
+
+    def state_for_saving(self) -> dict[str, Any]:
+        """The whole world, secrets included (``persistence.dump``); never for the admin plane."""
+        with self.lock:
+            return persistence.dump(self.world)
+
+    def changed(self) -> None:
+        """Something in the world may have changed: the saver, if any, writes it soon."""
+        if self._saver is not None:
+            self._saver.changed()
+
+    def close(self) -> None:
+        """Write the final state (with a state directory) and stop the saver; idempotent."""
+        if self._saver is not None:
+            self._saver.close()
+            self._saver = None
 
     # ---- state management (admin plane) -------------------------------------------------
 
@@ -109,6 +149,7 @@ class Emulator:
                 self.faults.configure(self.options.faults or {})
             else:
                 self.faults.reset_buckets()
+        self.changed()
 
     def restore(self) -> None:
         """Back to the start: the original seed, start-time faults, empty log."""
@@ -122,6 +163,7 @@ class Emulator:
         world = self._build(data)
         with self.lock:
             self._seed, self.world = data, world
+        self.changed()
 
     def state(self) -> dict[str, Any]:
         with self.lock:
@@ -135,6 +177,7 @@ class Emulator:
         if "key_activation_delay" in config:
             with self.lock:
                 self.world.env.key_activation_delay = float(config["key_activation_delay"])
+            self.changed()
 
     def fault_config(self) -> dict[str, Any]:
         return {
@@ -147,12 +190,15 @@ class Emulator:
             current = self.world.env.quotas.to_dict()
             current.update({k: int(v) for k, v in quotas.items()})
             self.world.env.quotas = Quotas(**current)
+        self.changed()
 
     def advance_clock(self, seconds: float) -> float:
         """Move the clock used for expiry and key activation (not the signature skew check)."""
         with self.lock:
             self.world.env.clock_offset += seconds
-            return self.world.env.clock_offset
+            offset = self.world.env.clock_offset
+        self.changed()
+        return offset
 
     # ---- the public API -----------------------------------------------------------------
 
@@ -223,11 +269,14 @@ class Emulator:
         version = request.header("x-tc-version")
         if not version:
             raise exceptions.missing_parameter("Version")
+        routed = request.host_service
+        if routed is not None and routed not in actions.VERSIONS:
+            raise exceptions.not_emulated(routed)
         authorization = (request.header("authorization") or "").strip()
         unsigned = authorization == "SKIP"
         if unsigned:
-            service = next((s for s, v in actions.VERSIONS.items() if v == version), None)
-            if service is None:
+            service = routed or next((s for s, v in actions.VERSIONS.items() if v == version), "")
+            if actions.VERSIONS.get(service) != version:
                 raise exceptions.no_such_version(version)
         else:
             scope = auth.parse_authorization(authorization) if authorization else None
@@ -235,6 +284,10 @@ class Emulator:
                 raise exceptions.invalid_authorization("is missing")
             service = scope.service
             ctx["secret_id"] = scope.secret_id
+            if routed is not None and service != routed:
+                raise exceptions.invalid_authorization(
+                    f"signs for the service `{service}`, but the request was sent to `{routed}`"
+                )
             if actions.VERSIONS.get(service) != version:
                 raise exceptions.no_such_version(version)
         ctx["service"] = service
@@ -282,7 +335,11 @@ class Emulator:
         with self.lock:
             if self.options.permissions and principal is not None:
                 authorize(principal, service, action.name, checked, self._context(request))
-            result = action.handler(actions.Call(self.world, principal), checked)
+            try:
+                result = action.handler(actions.Call(self.world, principal), checked)
+            finally:
+                # Reads included: the saver writes only when the state really differs.
+                self.changed()
         if verdict.drop == "after":
             raise DropConnection(ran=True)
         return result

@@ -51,6 +51,14 @@ def invalid_action(action: str, version: str) -> ApiError:
     return ApiError("InvalidAction", f"The action `{action}` is not found in version `{version}`.")
 
 
+def not_emulated(service: str) -> ApiError:
+    """A ``*.tencentcloudapi.com`` host of a service the emulator does not implement."""
+    return ApiError(
+        "InvalidAction",
+        f"The service `{service}` is not emulated; this emulator serves cam and sts.",
+    )
+
+
 def no_such_version(version: str) -> ApiError:
     return ApiError("NoSuchVersion", f"The requested version `{version}` is not supported.")
 

@@ -65,6 +65,15 @@ class Sequence:
     def __init__(self, rng: random.Random, low: int, high: int) -> None:
         self._next = rng.randrange(low, high)
 
+    @property
+    def next_value(self) -> int:
+        """The id ``take`` hands out next (what persistence saves and restores)."""
+        return self._next
+
+    @next_value.setter
+    def next_value(self, value: int) -> None:
+        self._next = value
+
     def take(self) -> int:
         value = self._next
         self._next += 1

@@ -43,6 +43,7 @@ def handle(emulator: Emulator, method: str, path: str) -> tuple[int, str, bytes]
         if not name:
             return 200, "text/plain", bound[1].encode()
         session = world.instance_session(SESSION_SECONDS, REISSUE_BELOW_SECONDS)
+    emulator.changed()
     document = {
         "TmpSecretId": session.tmp_secret_id,
         "TmpSecretKey": session.tmp_secret_key,

@@ -1,121 +1,64 @@
-"""The HTTP listener: one port for CAM, STS and the admin plane (stdlib ThreadingHTTPServer).
+"""The emulator's listeners, run in background threads: the plain-HTTP port (API, admin plane,
+metadata) and, when asked for, an HTTPS port and an HTTP CONNECT proxy port that stand in for
+``*.tencentcloudapi.com`` (see ``proxy``).
 
-It only moves bytes: ``/`` goes to ``Emulator.handle``, ``/_emulator/`` to the admin plane.
-It never logs request lines, because a GET query may carry a password or an identity token.
+The TLS listeners share one certificate authority, created with the server; its certificate is
+written to ``ca_file`` before any listener accepts a connection, so a client started after the
+server can trust it at once.
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import threading
-import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from types import TracebackType
-from typing import Any
 
-from . import admin, metadata
-from .core import Emulator, Request
-from .exceptions import BrokenAnswer, DropConnection
+from .core import Emulator
+from .handler import MAX_BODY_BYTES, EmulatorHTTPServer
+from .proxy import ConnectProxy, HTTPSListener
+from .tls import CertificateAuthority
 
-log = logging.getLogger("tencentcloud_emulator.server")
-
-MAX_BODY_BYTES = 10 * 1024 * 1024
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out in two writes; without TCP_NODELAY each call waits out a delayed ACK.
-    disable_nagle_algorithm = True
-    server: EmulatorHTTPServer
-    server_version = "tencentcloud-emulator"
-
-    def do_GET(self) -> None:
-        self._dispatch()
-
-    def do_POST(self) -> None:
-        self._dispatch()
-
-    def do_PUT(self) -> None:
-        self._dispatch()
-
-    def do_DELETE(self) -> None:
-        self._dispatch()
-
-    def _dispatch(self) -> None:
-        url = urllib.parse.urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY_BYTES:
-            self._send(413, {"error": "request body too large"})
-            self.close_connection = True
-            return
-        body = self.rfile.read(length) if length else b""
-        emulator = self.server.emulator
-        if metadata.handles(url.path):
-            self._send_bytes(*metadata.handle(emulator, self.command, url.path))
-            return
-        if url.path.startswith(admin.PREFIX):
-            status, payload = admin.handle(emulator, self.command, url.path, url.query, body)
-            self._send(status, payload)
-            return
-        if url.path != "/" or self.command not in ("GET", "POST"):
-            self._send(404, {"error": "the Tencent Cloud API is served at POST / and GET /"})
-            return
-        request = Request(
-            method=self.command,
-            path=url.path,
-            query=url.query,
-            headers={k.lower(): v for k, v in self.headers.items()},
-            body=body,
-            client_ip=str(self.client_address[0]),
-            secure=self.server.secure,
-        )
-        try:
-            status, payload = emulator.handle(request)
-        except DropConnection:
-            # Before or after the action ran, the caller sees the connection close unanswered.
-            self.close_connection = True
-            return
-        except BrokenAnswer as broken:
-            self._send_bytes(broken.status, broken.content_type, broken.body)
-            return
-        self._send(status, payload)
-
-    def _send(self, status: int, payload: Any) -> None:
-        data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        # Exactly "application/json": the official SDKs only parse errors under that type.
-        self._send_bytes(status, "application/json", data)
-
-    def _send_bytes(self, status: int, content_type: str, data: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        """Silenced: the emulator logs each API call itself, without parameters."""
-
-    def log_error(self, format: str, *args: Any) -> None:
-        log.warning("malformed HTTP request from %s", self.client_address[0])
-
-
-class EmulatorHTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    secure = False  # plain HTTP; the TLS listeners say otherwise
-
-    def __init__(self, address: tuple[str, int], emulator: Emulator) -> None:
-        super().__init__(address, _Handler)
-        self.emulator = emulator
+__all__ = ["MAX_BODY_BYTES", "EmulatorHTTPServer", "EmulatorServer"]
 
 
 class EmulatorServer:
-    """An emulator listening on ``host:port`` (port 0 picks a free one) in a background thread."""
+    """An emulator listening on ``host:port`` (port 0 picks a free one) in a background thread;
+    with ``https_port`` or ``proxy_port`` (0 = a free one), also over TLS."""
 
-    def __init__(self, emulator: Emulator, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        emulator: Emulator,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        https_port: int | None = None,
+        proxy_port: int | None = None,
+        ca_file: str | Path | None = None,
+    ) -> None:
         self.emulator = emulator
         self.httpd = EmulatorHTTPServer((host, port), emulator)
-        self._thread: threading.Thread | None = None
+        self.authority: CertificateAuthority | None = None
+        self.https: HTTPSListener | None = None
+        self.proxy: ConnectProxy | None = None
+        self.ca_file: Path | None = None
+        listeners: list[EmulatorHTTPServer] = [self.httpd]
+        try:
+            if https_port is not None or proxy_port is not None or ca_file is not None:
+                self.authority = CertificateAuthority()
+                if https_port is not None:
+                    self.https = HTTPSListener((host, https_port), emulator, self.authority)
+                    listeners.append(self.https)
+                if proxy_port is not None:
+                    self.proxy = ConnectProxy((host, proxy_port), emulator, self.authority)
+                    listeners.append(self.proxy)
+                if ca_file is not None:
+                    self.ca_file = self.authority.write(ca_file)
+        except BaseException:
+            for listener in listeners:
+                listener.server_close()
+            raise
+        self._listeners = listeners
+        self._threads: list[tuple[EmulatorHTTPServer, threading.Thread]] = []
 
     @property
     def host(self) -> str:
@@ -134,22 +77,48 @@ class EmulatorServer:
     def endpoint(self) -> str:
         return f"http://{self.host_port}"
 
+    @property
+    def https_port(self) -> int | None:
+        return None if self.https is None else int(self.https.server_address[1])
+
+    @property
+    def proxy_url(self) -> str | None:
+        """``http://HOST:PORT`` of the CONNECT proxy, for ``HTTPS_PROXY``; None without one."""
+        if self.proxy is None:
+            return None
+        return f"http://{self.host}:{int(self.proxy.server_address[1])}"
+
     def start(self) -> EmulatorServer:
-        self._thread = threading.Thread(
-            target=self.httpd.serve_forever, name="tencentcloud-emulator", daemon=True
-        )
-        self._thread.start()
+        self._run_in_background(self._listeners)
         return self
 
     def serve_forever(self) -> None:
+        """Serve in the calling thread (the TLS listeners, if any, in background threads)."""
+        self._run_in_background(self._listeners[1:])
         self.httpd.serve_forever()
 
+    def _run_in_background(self, listeners: list[EmulatorHTTPServer]) -> None:
+        for listener in listeners:
+            thread = threading.Thread(
+                target=listener.serve_forever, name="tencentcloud-emulator", daemon=True
+            )
+            thread.start()
+            self._threads.append((listener, thread))
+
     def stop(self) -> None:
-        if self._thread is not None:
-            self.httpd.shutdown()
-            self._thread.join(timeout=10)
-            self._thread = None
-        self.httpd.server_close()
+        # Only listeners serving in a thread are shut down: ``shutdown`` waits for a
+        # ``serve_forever`` that a never-started listener would never run. Each wait lasts up to
+        # a poll interval, so the listeners are told together rather than one after another.
+        stoppers = [threading.Thread(target=listener.shutdown) for listener, _ in self._threads]
+        for stopper in stoppers:
+            stopper.start()
+        for stopper in stoppers:
+            stopper.join(timeout=10)
+        for _, thread in self._threads:
+            thread.join(timeout=10)
+        self._threads = []
+        for listener in self._listeners:
+            listener.server_close()
 
     def __enter__(self) -> EmulatorServer:
         return self.start()

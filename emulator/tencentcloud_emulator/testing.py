@@ -1,6 +1,7 @@
 """In-process use from tests: ``running_emulator`` starts a server on 127.0.0.1 and a free port
 and yields a ``RunningEmulator`` with the endpoint, the seeded root key pair and admin helpers
-that call the emulator directly (no HTTP round trip)."""
+that call the emulator directly (no HTTP round trip). With ``proxy_port`` or ``https_port`` it
+also serves ``*.tencentcloudapi.com`` over TLS, for clients left at their default endpoints."""
 
 from __future__ import annotations
 
@@ -29,6 +30,27 @@ class RunningEmulator:
     def host_port(self) -> str:
         """``127.0.0.1:PORT``: the SDKs' ``HttpProfile(endpoint=..., scheme="http")``."""
         return self.server.host_port
+
+    @property
+    def proxy_url(self) -> str:
+        """``http://127.0.0.1:PORT`` of the CONNECT proxy: a client's ``HTTPS_PROXY``."""
+        if self.server.proxy_url is None:
+            raise RuntimeError("started without proxy_port")
+        return self.server.proxy_url
+
+    @property
+    def https_port(self) -> int:
+        """The port of the HTTPS listener (certificates chosen by SNI, routed by Host)."""
+        if self.server.https_port is None:
+            raise RuntimeError("started without https_port")
+        return self.server.https_port
+
+    @property
+    def ca_file(self) -> Path:
+        """The CA certificate (PEM) the TLS listeners' certificates chain to."""
+        if self.server.ca_file is None:
+            raise RuntimeError("started without ca_file")
+        return self.server.ca_file
 
     def _root_key(self, account_index: int = 0) -> tuple[str, str]:
         with self.emulator.lock:
@@ -86,14 +108,26 @@ def running_emulator(
     *,
     host: str = "127.0.0.1",
     port: int = 0,
+    https_port: int | None = None,
+    proxy_port: int | None = None,
+    ca_file: str | Path | None = None,
     **options: Any,
 ) -> Iterator[RunningEmulator]:
     """Start an emulator for the duration of the block; ``options`` are ``core.Options`` fields
     (faults, quotas, key_activation_delay, rng_seed, log_limit, require_sts_region,
-    permissions: False turns CAM policy evaluation off)."""
+    permissions: False turns CAM policy evaluation off, state_dir keeps the world across
+    restarts).
+
+    ``proxy_port=0`` adds a CONNECT proxy and ``https_port=0`` an HTTPS listener on free ports;
+    their CA certificate is written to ``ca_file`` (required with either)."""
+    if (https_port is not None or proxy_port is not None) and ca_file is None:
+        raise ValueError("the TLS listeners need ca_file: clients must be able to trust them")
     emulator = Emulator(seed, Options(**options))
-    server = EmulatorServer(emulator, host, port).start()
+    server = EmulatorServer(
+        emulator, host, port, https_port=https_port, proxy_port=proxy_port, ca_file=ca_file
+    ).start()
     try:
         yield RunningEmulator(server)
     finally:
         server.stop()
+        emulator.close()

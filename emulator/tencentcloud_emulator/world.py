@@ -65,7 +65,8 @@ class World:
         self.sessions: dict[str, Session] = {}
         # The role bound to the emulated CVM instance: (owner uin, role name).
         self.instance_role: tuple[int, str] | None = None
-        self._instance_session: Session | None = None
+        # The instance role's session being handed out (persisted with the world).
+        self.current_instance_session: Session | None = None
 
     def add_account(self, owner_uin: int, app_id: int) -> Account:
         account = Account(self.env, owner_uin, app_id)
@@ -149,12 +150,12 @@ class World:
         """The instance role's current session, reissued when little of it is left."""
         assert self.instance_role is not None
         owner, name = self.instance_role
-        current = self._instance_session
+        current = self.current_instance_session
         if current is not None and current.expires_at - self.env.now() > reissue_below:
             return current
         account = self.accounts[owner]
         role = next(r for r in account.roles.values() if r.name == name)
-        self._instance_session = self.issue_session(
+        self.current_instance_session = self.issue_session(
             owner_uin=owner,
             issuer_uin=owner,
             kind="role",
@@ -163,7 +164,7 @@ class World:
             role_id=role.role_id,
             role_name=role.name,
         )
-        return self._instance_session
+        return self.current_instance_session
 
     def _forget_expired(self) -> None:
         # Keep expired sessions for a day so their use is reported as an expired token.
