@@ -20,7 +20,7 @@ PYTEST_ARGS   ?=
 
 help:
 	@echo "make bootstrap   Python environment + Vault $(VAULT_VERSION) built from the Go module proxy"
-	@echo "make demo        Vault dev server with the plugin mounted on the embedded emulator"
+	@echo "make demo        a credential's whole life on the embedded emulator, then Vault stays up"
 	@echo "make test        lint, build the plugin, run every test suite"
 	@echo "make test-acc    acceptance tests against real Tencent Cloud (needs credentials)"
 	@echo "make dev         build $(PLUGIN_BIN), the one file Vault runs"
@@ -76,8 +76,10 @@ test-integration: dev
 test-acc: venv
 	$(VPY) -m pytest $(PYTEST_ARGS) tests/acceptance
 
+# DEMO_ARGS=--once: the walk-through alone, exiting by itself (0 only if every step worked).
+DEMO_ARGS     ?=
 demo: bootstrap dev
-	$(VPY) tools/demo.py --vault $(VAULT_BIN) --plugin $(PLUGIN_BIN)
+	$(VPY) tools/demo.py --vault $(VAULT_BIN) --plugin $(PLUGIN_BIN) $(DEMO_ARGS)
 
 emulator: venv
 	$(VENV)/bin/tencentcloud-emulator
