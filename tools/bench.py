@@ -187,7 +187,11 @@ class Bench:
         self, name: str, source: Path, env: tuple[str, ...] = (), mount: str | None = None
     ) -> None:
         sha = self.vault.install_plugin(name, source)
-        flags = [f"-env={item}" for item in env]
+        # Go plugins stopped with Vault leave their sockets in TMPDIR: keep them in Vault's
+        # own directory, which goes when the run ends.
+        scratch = self.vault.workdir / "plugin-tmp"
+        scratch.mkdir(exist_ok=True)
+        flags = [f"-env={item}" for item in (f"TMPDIR={scratch}", *env)]
         self.vault.cli("plugin", "register", f"-sha256={sha}", *flags, "secret", name)
         if mount:
             self.vault.cli("secrets", "enable", f"-path={mount}", name)
@@ -459,6 +463,9 @@ def handshake_ms(plugin: Path, runs: int, *, cold: bool) -> list[float]:
     """Exec to the handshake line on stdout, as Vault's launcher waits for it. Cold: the
     zipapp unpacks its dependencies first (a fresh SHIV_ROOT each run)."""
     shiv_root = tempfile.mkdtemp(prefix="bench-shiv-")
+    # A Go plugin killed before Vault's controller asks it to stop leaves its socket behind:
+    # give each run a temporary directory of its own, removed at the end.
+    scratch = tempfile.mkdtemp(prefix="bench-handshake-")
     env = {
         **os.environ,
         "VAULT_BACKEND_PLUGIN": COOKIE,
@@ -466,6 +473,7 @@ def handshake_ms(plugin: Path, runs: int, *, cold: bool) -> list[float]:
         "VAULT_PLUGIN_AUTOMTLS_ENABLED": "true",  # as Vault's launcher sets it
         "PLUGIN_CLIENT_CERT": vault_like_certificate()[0].decode(),
         "SHIV_ROOT": shiv_root,
+        "TMPDIR": scratch,
     }
     times = []
     try:
@@ -474,7 +482,9 @@ def handshake_ms(plugin: Path, runs: int, *, cold: bool) -> list[float]:
                 shutil.rmtree(shiv_root, ignore_errors=True)
                 os.makedirs(shiv_root)
             start = time.perf_counter()
-            proc = subprocess.Popen([str(plugin)], stdout=subprocess.PIPE, env=env)
+            proc = subprocess.Popen(
+                [str(plugin)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env
+            )
             assert proc.stdout is not None
             line = proc.stdout.readline()
             times.append((time.perf_counter() - start) * 1000)
@@ -484,6 +494,7 @@ def handshake_ms(plugin: Path, runs: int, *, cold: bool) -> list[float]:
                 raise RuntimeError(f"unexpected handshake: {line[:40]!r}")
     finally:
         shutil.rmtree(shiv_root, ignore_errors=True)
+        shutil.rmtree(scratch, ignore_errors=True)
     return times
 
 
