@@ -36,6 +36,7 @@ from .errors import (
     TransportError,
     api_error,
 )
+from .pacing import Pacer
 from .signer import sign
 
 log = logging.getLogger(__name__)
@@ -191,6 +192,7 @@ class Transport:
         retry: RetryPolicy | None = None,
         language: str | None = None,
         pool_size: int = 10,
+        pacer: Pacer | None = None,
         trust_env: bool = True,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
@@ -203,6 +205,7 @@ class Transport:
         self.retry = retry or RetryPolicy()
         self._language = language
         self._pool_size = pool_size
+        self.pacer = pacer or Pacer()
         self._trust_env = trust_env
         self._sleep = sleep
         self._clock = clock
@@ -263,6 +266,7 @@ class Transport:
         uncertain = False
         while True:
             attempt += 1
+            self.pacer.wait(service.name, action, deadline)
             try:
                 return self._attempt(
                     endpoint, service, action, params, region, deadline, signed, attempt
