@@ -127,7 +127,8 @@ class Role:
         return list(dict.fromkeys(ids))
 
     def view(self) -> dict[str, Any]:
-        """The read answer: the original plugin's shapes, then the additions."""
+        """The read answer: the original plugin's fields and shapes, then the additions that
+        apply to the role's type (templates shown as they take effect, defaults included)."""
         view: dict[str, Any] = {
             "credential_type": self.credential_type,
             "remote_policies": [p.view() for p in self.remote_policies],
@@ -135,20 +136,22 @@ class Role:
             "role_arn": self.role_arn,
             "ttl": self.ttl,
             "max_ttl": self.max_ttl,
-            "groups": [g.group_name for g in self.groups],
-            "external_id_set": bool(self.external_id),
-            "session_duration": self.session_duration,
-            "session_policy": self.session_policy,
-            "session_tags": dict(self.session_tags),
-            "session_name_template": self.session_name_template,
-            "username_template": self.username_template,
         }
         if self.credential_type == CAM_USER:
+            view["groups"] = [g.group_name for g in self.groups]
+            view["username_template"] = self.username_template or DEFAULT_USERNAME_TEMPLATE
             view["cam_groups"] = [dataclasses.asdict(g) for g in self.managed_groups]
             view["cam_policies"] = [
                 {"policy_id": p.policy_id, "policy_name": p.policy_name}
                 for p in self.inline_policies
             ]
+            return view
+        view["session_duration"] = sts_duration(self)
+        view["session_policy"] = self.session_policy
+        view["session_name_template"] = self.session_name_template or DEFAULT_SESSION_NAME_TEMPLATE
+        if self.credential_type == ASSUMED_ROLE:
+            view["session_tags"] = dict(self.session_tags)
+            view["external_id_set"] = bool(self.external_id)
         return view
 
     def to_json(self) -> bytes:
