@@ -33,7 +33,7 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tencentcloud_emulator.testing import RunningEmulator, running_emulator
-from tools.tcsdk import Answer, Holder
+from tools.tcsdk import Holder
 from tools.vaultserver import PLUGIN_BIN, PLUGIN_NAME, CommandResult, VaultServer
 
 PREFERRED_VAULT_PORT = 8200
@@ -151,20 +151,21 @@ class Walkthrough:
         public = {k: v for k, v in fields.items() if k not in SECRET_FIELDS}
         return Issued(fields["lease_id"], public, holder)
 
-    def use(self, issued: Issued, *, must_list: bool) -> None:
-        """GetCallerIdentity, then ListUsers. A cam_user key of this role must be allowed to
-        list users; the assumed role's answer depends on whether the emulator enforces CAM
-        policies, and is reported either way."""
+    def use(self, issued: Issued) -> None:
+        """GetCallerIdentity, then a call the role allows (ListUsers: both demo roles hold
+        CAM read-only access) and one it does not (AddUser), which CAM must refuse."""
         identity = issued.holder.caller_identity(wait=10)
         self.say(f"  sdk> {identity.summary('Arn', 'AccountId', 'UserId', 'Type')}")
         if not identity.ok:
             raise StepError("the issued credential was not accepted by the emulator")
         listed = issued.holder.list_users()
         self.say(f"  sdk> {listed.summary('UserCount')}")
-        if must_list and not listed.ok:
-            raise StepError("the cam_user credential could not make a call its role allows")
-        if not must_list:
-            self.say(_explain_sts_list(listed))
+        if not listed.ok:
+            raise StepError("the credential could not make a call its role allows")
+        added = issued.holder.add_user("demo-intruder")
+        self.say(f"  sdk> {added.summary('Uin')}   (not granted by the role)")
+        if added.ok:
+            raise StepError("the credential made a call its role does not allow")
 
     def account(self) -> dict[str, Any]:
         """The demo account as the emulator's admin plane shows it (no secrets in it)."""
@@ -199,12 +200,6 @@ def _names(items: list[dict[str, Any]], key: str) -> str:
     return ", ".join(str(item[key]) for item in items) if items else "(none)"
 
 
-def _explain_sts_list(answer: Answer) -> str:
-    if answer.ok:
-        return "  (the emulator does not evaluate CAM policies, so the role's session may list)"
-    return "  (vault-demo-role has no policy attached, so CAM refuses the call: as expected)"
-
-
 def walkthrough(demo: Walkthrough, plugin: Path) -> None:
     vault, emulator = demo.vault, demo.emulator
     demo.heading("Register the plugin by sha256 and mount it")
@@ -235,14 +230,14 @@ def walkthrough(demo: Walkthrough, plugin: Path) -> None:
 
     demo.heading("A CAM sub-user credential, used with the official SDK")
     cam = demo.issue(CAM_ROLE)
-    demo.use(cam, must_list=True)
+    demo.use(cam)
     if not demo.account()["Users"]:
         raise StepError("the emulator has no sub-user after a cam_user credential was issued")
     demo.vault_cmd("lease", "renew", cam.lease_id)
 
     demo.heading("An AssumeRole credential, used with the official SDK")
     sts = demo.issue(STS_ROLE)
-    demo.use(sts, must_list=False)
+    demo.use(sts)
 
     demo.heading("Revoke both leases")
     demo.vault_cmd("lease", "revoke", cam.lease_id)

@@ -92,6 +92,17 @@ class Holder:
 
         return _call("ListUsers", call)
 
+    def add_user(self, name: str) -> Answer:
+        """AddUser: what a read-only role must not be able to do."""
+
+        def call() -> Any:
+            request = cam_models.AddUserRequest()
+            request.Name = name
+            answer = self.cam().AddUser(request)
+            return {"Uin": answer.Uin, "RequestId": answer.RequestId}
+
+        return _call("AddUser", call)
+
     def get_user(self, name: str) -> Answer:
         def call() -> Any:
             request = cam_models.GetUserRequest()

@@ -55,12 +55,15 @@ def test_demo_walks_the_whole_lifecycle(walkthrough: subprocess.CompletedProcess
     # Used: the emulator knows the key as that sub-user's, and the role's policy lets it list.
     assert f"GetCallerIdentity -> Arn=qcs::cam::uin/100000000001:uin/{uin.group(1)}" in cam
     assert "ListUsers -> UserCount=" in cam
+    assert "AddUser -> error AuthFailure.UnauthorizedOperation" in cam
     assert "$ vault lease renew tencentcloud/creds/app/" in cam
 
     sts = _section(out, "An AssumeRole credential")
     assert re.search(r"lease_id\s+tencentcloud/creds/deployer/\S+", sts)
     assert re.search(r"lease_renewable\s+false", sts)
     assert "GetCallerIdentity -> Arn=qcs::sts:100000000001:assumed-role/" in sts
+    assert "ListUsers -> UserCount=" in sts
+    assert "AddUser -> error AuthFailure.UnauthorizedOperation" in sts
 
     revoked = _section(out, "Revoke both leases")
     assert revoked.count("All revocation operations queued successfully!") == 2
