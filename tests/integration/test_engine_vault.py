@@ -120,6 +120,21 @@ def test_sts_credentials_through_hvac(
         client.sys.renew_lease(issued["lease_id"])
     client.sys.revoke_lease(issued["lease_id"])
 
+    policy = {
+        "version": "2.0",
+        "statement": [{"effect": "allow", "action": "cam:GetUser", "resource": "*"}],
+    }
+    client.write_data(
+        f"{engine_mount}/role/federated",
+        data={"credential_type": "federation_token", "session_policy": json.dumps(policy)},
+    )
+    federated = client.write_data(f"{engine_mount}/creds/federated", data={"ttl": "20m"})
+    assert federated["renewable"] is False
+    assert 1190 <= federated["lease_duration"] <= 1200
+    token = federated["data"]
+    with client_as(emulator, token["secret_id"], token["secret_key"], token["token"]) as fed:
+        assert fed.sts.get_caller_identity().account_id == str(emulator.owner_uin)
+
 
 def test_revoke_prefix_after_the_role_was_deleted(
     vault: VaultServer, engine_mount: str, emulator: RunningEmulator
