@@ -19,6 +19,7 @@ from typing import TypeVar
 
 from grpclib.client import Channel
 from grpclib.config import Configuration
+from grpclib.exceptions import GRPCError, ProtocolError, StreamTerminatedError
 
 from . import logical
 from ._proto.vault import backend_grpc
@@ -89,6 +90,12 @@ class MountConnections:
             return await asyncio.wait_for(make(channel), CALL_TIMEOUT)
         except TimeoutError:
             raise logical.StorageError("Vault did not answer in time") from None
+        except (OSError, GRPCError, ProtocolError, StreamTerminatedError) as exc:
+            # The documented failure of a storage call, whatever broke underneath (the
+            # socket gone after Vault restarted, a reset stream): engines catch one type.
+            raise logical.StorageError(
+                f"storage call to Vault failed ({type(exc).__name__})"
+            ) from None
 
     def close(self) -> None:
         """Close every thread's connection; each loop is run briefly to let it go."""
