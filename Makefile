@@ -16,12 +16,13 @@ PLUGIN_BIN    := bin/$(NAME)
 BASE_PYTHON   = $(shell $(PYTHON) -c 'import sys,os;print(os.path.realpath(sys.executable))')
 PYTEST_ARGS   ?=
 
-.PHONY: help bootstrap venv vault print-vault proto dev lint test test-unit test-integration test-acc demo emulator bench clean
+.PHONY: help bootstrap venv vault print-vault proto dev lint test test-unit test-integration test-cluster test-acc demo emulator bench clean
 
 help:
 	@echo "make bootstrap   Python environment + Vault $(VAULT_VERSION) built from the Go module proxy"
 	@echo "make demo        Vault dev server with the plugin mounted on the embedded emulator"
 	@echo "make test        lint, build the plugin, run every test suite"
+	@echo "make test-cluster  only the 3-node Raft cluster tests (part of make test)"
 	@echo "make test-acc    acceptance tests against real Tencent Cloud (needs credentials)"
 	@echo "make dev         build $(PLUGIN_BIN), the one file Vault runs"
 	@echo "make emulator    run the CAM/STS emulator in the foreground"
@@ -72,6 +73,10 @@ test-unit: venv
 
 test-integration: dev
 	$(VPY) -m pytest $(PYTEST_ARGS) tests/integration
+
+# Part of `make test` (tests/integration); this runs only them.
+test-cluster: dev
+	$(VPY) -m pytest $(PYTEST_ARGS) tests/integration/test_cluster.py
 
 test-acc: venv
 	$(VPY) -m pytest $(PYTEST_ARGS) tests/acceptance
