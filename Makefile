@@ -16,13 +16,14 @@ PLUGIN_BIN    := bin/$(NAME)
 BASE_PYTHON   = $(shell $(PYTHON) -c 'import sys,os;print(os.path.realpath(sys.executable))')
 PYTEST_ARGS   ?=
 
-.PHONY: help bootstrap venv vault print-vault proto dev lint test test-unit test-integration test-cluster test-acc demo emulator bench clean
+.PHONY: help bootstrap venv vault print-vault proto dev lint test test-unit test-integration test-cluster soak test-acc demo emulator bench clean
 
 help:
 	@echo "make bootstrap   Python environment + Vault $(VAULT_VERSION) built from the Go module proxy"
 	@echo "make demo        Vault dev server with the plugin mounted on the embedded emulator"
 	@echo "make test        lint, build the plugin, run every test suite"
 	@echo "make test-cluster  only the 3-node Raft cluster tests (part of make test)"
+	@echo "make soak        32 clients for 60 s on a 3-node cluster with one failover (not in make test)"
 	@echo "make test-acc    acceptance tests against real Tencent Cloud (needs credentials)"
 	@echo "make dev         build $(PLUGIN_BIN), the one file Vault runs"
 	@echo "make emulator    run the CAM/STS emulator in the foreground"
@@ -77,6 +78,10 @@ test-integration: dev
 # Part of `make test` (tests/integration); this runs only them.
 test-cluster: dev
 	$(VPY) -m pytest $(PYTEST_ARGS) tests/integration/test_cluster.py
+
+# Bounded (60 s of load, then a drain of at most 3 min); writes build/soak/soak.{json,md}.
+soak: dev
+	$(VPY) tools/cluster.py soak --out build/soak
 
 test-acc: venv
 	$(VPY) -m pytest $(PYTEST_ARGS) tests/acceptance

@@ -10,14 +10,19 @@ The harness never leaves a process behind: `close()` stops every node and then k
 plugin process that outlived its Vault (and says so in `leftover_plugins`).
 
     python tools/cluster.py up          # start, register, mount at tencentcloud/, wait for ^C
+    python tools/cluster.py soak        # the bounded soak (docs/cluster.md)
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import dataclasses
+import json
 import os
+import random
+import re
 import signal
 import subprocess
 import sys
@@ -27,6 +32,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import hvac
 import requests
@@ -351,6 +357,347 @@ def configure_mount(
     )
 
 
+# --- soak -----------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class SoakResult:
+    """One client request: what, through which node, when (seconds into the soak), outcome."""
+
+    op: str
+    node: str
+    started: float
+    ended: float
+    error: str = ""
+
+
+class Soak:
+    """Clients that issue, renew and revoke mixed CAM and STS leases for a fixed time, with
+    one leader failover in the middle. Every lease a client got is tracked, so the end can
+    say which users in the account no lease accounts for; the plugin processes' resident
+    memory is sampled throughout, so a leak shows as a slope, not as one number."""
+
+    def __init__(
+        self,
+        cluster: Cluster,
+        mount: str,
+        *,
+        clients: int,
+        seconds: float,
+        failover_at: float,
+        failover_signal: int,
+    ) -> None:
+        self.cluster = cluster
+        self.mount = mount
+        self.clients = clients
+        self.seconds = seconds
+        self.failover_at = failover_at
+        self.failover_signal = failover_signal
+        self.results: list[SoakResult] = []
+        self.issued_users: set[str] = set()
+        # (start, new leader known everywhere) and (start, stopped node back as a standby).
+        self.election: tuple[float, float] = (-1.0, -1.0)
+        self.rejoin: tuple[float, float] = (-1.0, -1.0)
+        self.failover: dict[str, Any] = {}
+        self.rss: dict[int, list[tuple[float, float]]] = {}
+        self._lock = threading.Lock()
+        self._t0 = 0.0
+        self.wall_start = 0.0
+
+    def _now(self) -> float:
+        return time.monotonic() - self._t0
+
+    def _client_loop(self, index: int, stop: threading.Event) -> None:
+        rng = random.Random(index)  # noqa: S311 - a reproducible load mix, not a secret
+        mine: list[str] = []
+        while not stop.is_set():
+            running = [n for n in self.cluster.nodes if n.running]
+            node = rng.choice(running) if running else self.cluster.nodes[0]
+            client = hvac.Client(url=node.addr, token=self.cluster.token, timeout=30)
+            roll = rng.random()
+            renewable = [lease for lease in mine if f"{self.mount}/creds/cam/" in lease]
+            if renewable and roll < 0.25:
+                op, lease = "renew", rng.choice(renewable)
+            elif mine and roll < 0.5:
+                op, lease = "revoke", rng.choice(mine)
+            else:
+                op, lease = ("issue_cam" if rng.random() < 0.5 else "issue_sts"), ""
+            started = self._now()
+            error = ""
+            try:
+                if op == "renew":
+                    client.sys.renew_lease(lease, increment=600)
+                elif op == "revoke":
+                    client.sys.revoke_lease(lease)
+                    mine.remove(lease)
+                else:
+                    role = "cam" if op == "issue_cam" else "sts"
+                    answer = client.read(f"{self.mount}/creds/{role}")
+                    mine.append(answer["lease_id"])
+                    user = str(answer["data"].get("username", ""))
+                    if user:
+                        with self._lock:
+                            self.issued_users.add(user)
+            except Exception as exc:
+                error = _error_line(exc)
+            with self._lock:
+                self.results.append(SoakResult(op, node.node_id, started, self._now(), error))
+            if error:
+                # As a real client would: a refused connection must not become a hot loop that
+                # turns one second of election into hundreds of "failures".
+                stop.wait(0.5)
+
+    def _sample_rss(self, stop: threading.Event) -> None:
+        while True:
+            now = self._now()
+            for pids in self.cluster.plugin_pids().values():
+                for pid in pids:
+                    mb = rss_mb(pid)
+                    if mb is not None:
+                        self.rss.setdefault(pid, []).append((now, mb))
+            if stop.wait(2.0):
+                return
+
+    def _fail_over(self, stop: threading.Event) -> None:
+        if stop.wait(self.failover_at):
+            return
+        old = self.cluster.active()
+        pids = old.plugin_pids()
+        began = self._now()
+        old.stop(self.failover_signal)
+        new = self.cluster.wait_active(other_than=old)
+        self.election = (began, self._now())
+        # The old leader's plugin processes had the election's time to notice; a bounded
+        # wait more, then the harness kills and reports them.
+        left = reap(pids, timeout=max(0.0, 10 - (self._now() - began)))
+        self.cluster.leftover_plugins += left
+        self.cluster.restart_node(old)
+        self.rejoin = (began, self._now())
+        self.failover = {
+            "signal": signal.Signals(self.failover_signal).name,
+            "at_s": round(began, 1),
+            "stopped": old.node_id,
+            "new_active": new.node_id,
+            "election_s": round(self.election[1] - began, 2),
+            "back_as_standby_s": round(self.rejoin[1] - began, 2),
+            "old_plugin_processes_alive_10s_after": left,
+        }
+
+    def run(self) -> None:
+        stop = threading.Event()
+        self._t0 = time.monotonic()
+        self.wall_start = time.time()
+        threads = [
+            threading.Thread(target=self._client_loop, args=(i, stop), daemon=True)
+            for i in range(self.clients)
+        ]
+        threads.append(threading.Thread(target=self._fail_over, args=(stop,), daemon=True))
+        threads.append(threading.Thread(target=self._sample_rss, args=(stop,), daemon=True))
+        for thread in threads:
+            thread.start()
+        time.sleep(self.seconds)
+        stop.set()
+        for thread in threads:
+            thread.join(120)
+
+    def report(self) -> dict[str, Any]:
+        def overlaps(r: SoakResult, window: tuple[float, float]) -> bool:
+            return window[0] >= 0 and r.started <= window[1] and r.ended >= window[0]
+
+        failed = [r for r in self.results if r.error]
+        # Requests that overlapped the election may see Vault's own errors (no leader, a
+        # forward to the stopped node): counted apart, never hidden. Then those that overlapped
+        # the stopped node's return; then the rest, which should be none.
+        election = [r for r in failed if overlaps(r, self.election)]
+        rejoin = [r for r in failed if r not in election and overlaps(r, self.rejoin)]
+        outside = [r for r in failed if r not in election and r not in rejoin]
+        by_op: dict[str, dict[str, int]] = {}
+        for r in self.results:
+            row = by_op.setdefault(r.op, {"requests": 0, "failures": 0})
+            row["requests"] += 1
+            row["failures"] += bool(r.error)
+
+        def errors(rows: list[SoakResult]) -> dict[str, int]:
+            counted = collections.Counter(r.error for r in rows)
+            return dict(counted.most_common(8))
+
+        return {
+            "requests": len(self.results),
+            "by_operation": by_op,
+            "failures_during_election": len(election),
+            "failures_while_the_old_leader_rejoined": len(rejoin),
+            "failures_outside_the_failover": len(outside),
+            "errors_during_the_failover": errors(election + rejoin),
+            "errors_outside_the_failover": errors(outside),
+            "failover": self.failover,
+            "users_issued": len(self.issued_users),
+            "plugin_rss_mib": {
+                str(pid): {
+                    "first": round(samples[0][1], 1),
+                    "last": round(samples[-1][1], 1),
+                    "max": round(max(mb for _, mb in samples), 1),
+                    "seen_s": [round(samples[0][0], 1), round(samples[-1][0], 1)],
+                    "samples": [[round(t, 1), round(mb, 1)] for t, mb in samples],
+                }
+                for pid, samples in self.rss.items()
+            },
+        }
+
+
+def _error_line(exc: Exception) -> str:
+    """The error's class and first line: Vault's messages name the cause there, and the rest
+    (request URLs, request ids) would make every error distinct in the report."""
+    lines = [line.strip(" *\t") for line in str(exc).strip().splitlines() if line.strip()]
+    first = lines[0] if lines else ""
+    if first.endswith("error occurred:") and len(lines) > 1:
+        first = lines[1]
+    first = re.sub(r"\(RequestId [^)]*\)|[0-9a-f-]{36}|port=\d+|:\d{4,5}", "", first)
+    return f"{type(exc).__name__}: {first[:140]}"
+
+
+def _account_users(emulator: Any) -> list[str]:
+    return sorted(u["Name"] for u in emulator.state["accounts"][0]["Users"])
+
+
+def soak_main(args: argparse.Namespace) -> int:
+    """Run the soak and write ``soak.json`` and ``soak.md`` to ``--out``; exit 1 when a
+    request failed outside the failover or a user is left that no lease accounts for."""
+    from tencentcloud_emulator.testing import running_emulator
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    faults = {"latency": {"fixed_ms": args.latency_ms}, "throttle": {"enabled": True}}
+    # The request log keeps 10,000 entries by default; the soak makes more than that.
+    mount = "tencentcloud"
+    with (
+        running_emulator(faults=faults, log_limit=1_000_000) as emulator,
+        tempfile.TemporaryDirectory(prefix="soak-") as tmp,
+        Cluster(Path(tmp)) as cluster,
+    ):
+        cluster.register()
+        active = cluster.active()
+        # WAL entries are replayed once older than this: long enough that no issue still in
+        # flight under throttling is touched, short enough to clean up within the drain.
+        active.cli(
+            "secrets", "enable", f"-path={mount}", "-options=rollback_min_age=20s", PLUGIN_NAME
+        )
+        configure_mount(active, mount, emulator.endpoint, emulator.secret_id, emulator.secret_key)
+        if args.max_retries is not None:
+            active.cli("write", f"{mount}/config", f"max_retries={args.max_retries}")
+        active.cli("write", f"{mount}/role/cam", "remote_policies=policy_id:3", "ttl=30m")
+        active.cli("write", f"{mount}/role/sts", f"role_arn={ARN}")
+        soak = Soak(
+            cluster,
+            mount,
+            clients=args.clients,
+            seconds=args.seconds,
+            failover_at=args.seconds / 2,
+            failover_signal=signal.Signals[f"SIG{args.signal}"],
+        )
+        soak.run()
+        report: dict[str, Any] = {
+            "date": time.strftime("%Y-%m-%d"),
+            "machine": f"{os.cpu_count()} cores",
+            "clients": args.clients,
+            "seconds": args.seconds,
+            "emulator_latency_ms": args.latency_ms,
+            "throttling": "on (emulator defaults: CAM 20/s per action)",
+            "max_retries": "engine default" if args.max_retries is None else args.max_retries,
+            **soak.report(),
+        }
+        # Drain: revoke every lease still live, then wait (bounded) until the account holds
+        # no user; what is left after that is an orphan. The rollback runs once a minute.
+        drained = time.monotonic()
+        node = cluster.wait_active()
+        node.cli("lease", "revoke", "-prefix", f"{mount}/creds", check=False)
+        with contextlib.suppress(TimeoutError):
+            wait_until(lambda: not _account_users(emulator), args.drain_seconds, "drain", 1)
+        report["drain_s"] = round(time.monotonic() - drained, 1)
+        report["orphans"] = _account_users(emulator)
+        report["orphans_handed_to_a_client"] = [
+            name for name in report["orphans"] if name in soak.issued_users
+        ]
+        listed = node.cli(
+            "list", "-format=json", f"sys/leases/lookup/{mount}/creds/cam", check=False
+        )
+        # An empty list is a 404 ("{}" on stdout); any other failure is reported as it is.
+        report["cam_leases_left"] = (
+            len(listed.json())
+            if listed.returncode == 0
+            else 0
+            if "No value found" in listed.output or listed.stdout.strip() == "{}"
+            else listed.output.strip()[:200]
+        )
+        # A throttled DeleteUser did nothing; a user deleted twice shows as a Success and a
+        # UserNotExist (or two Successes, which the emulator cannot give).
+        deletes = collections.Counter(
+            str(e["params"].get("Name", ""))
+            for e in emulator.requests("DeleteUser")
+            if e["code"] != "RequestLimitExceeded"
+        )
+        report["users_deleted_more_than_once"] = sorted(n for n, c in deletes.items() if c > 1)
+        # What the account saw of each of those users, for the failure's story: seconds
+        # since the soak began, action, answer code.
+        report["calls_about_suspects"] = {
+            name: [
+                [round(e["time"] - soak.wall_start, 2), e["action"], e["code"]]
+                for e in emulator.requests()
+                if name in (e["params"].get("Name"), e["params"].get("UserName"))
+            ]
+            for name in [*report["orphans"], *report["users_deleted_more_than_once"]][:10]
+        }
+        counters = emulator.counters()
+        report["emulator_calls"] = {
+            action: counters.get(action, {})
+            for action in ("AddUser", "AddUserToGroup", "DeleteUser", "AssumeRole")
+        }
+    report["plugin_processes_left_after_close"] = cluster.leftover_plugins
+    (out / "soak.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out / "soak.md").write_text(_soak_markdown(report))
+    print(_soak_markdown(report))
+    return 0 if not report["orphans"] and not report["failures_outside_the_failover"] else 1
+
+
+def _soak_markdown(report: dict[str, Any]) -> str:
+    rows = "\n".join(
+        f"| {op} | {row['requests']} | {row['failures']} |"
+        for op, row in sorted(report["by_operation"].items())
+    )
+    rss = "\n".join(
+        f"| {pid} | {v['seen_s'][0]} to {v['seen_s'][1]} | {v['first']} | {v['last']} "
+        f"| {v['max']} |"
+        for pid, v in report["plugin_rss_mib"].items()
+    )
+    failover = report["failover"]
+    return (
+        f"Soak of {report['date']} ({report['machine']}): {report['clients']} clients for "
+        f"{report['seconds']:.0f} s, emulator latency {report['emulator_latency_ms']} ms, "
+        f"throttling {report['throttling']}, max_retries {report['max_retries']}; leader "
+        f"{failover.get('stopped')} stopped with "
+        f"{failover.get('signal')} at {failover.get('at_s')} s.\n\n"
+        "| operation | requests | failures |\n|---|---|---|\n"
+        f"{rows}\n\n"
+        f"- requests: {report['requests']}; users issued: {report['users_issued']}\n"
+        f"- new leader {failover.get('new_active')} known to every node after "
+        f"{failover.get('election_s')} s; old leader back as a standby after "
+        f"{failover.get('back_as_standby_s')} s\n"
+        f"- failures during the election: {report['failures_during_election']}; while the old "
+        f"leader rejoined: {report['failures_while_the_old_leader_rejoined']}; outside the "
+        f"failover: {report['failures_outside_the_failover']}\n"
+        f"- errors during the failover: {json.dumps(report['errors_during_the_failover'])}\n"
+        f"- errors outside the failover: {json.dumps(report['errors_outside_the_failover'])}\n"
+        f"- drain (revoke the rest, wait for the rollback): {report['drain_s']} s; orphans: "
+        f"{len(report['orphans'])}; CAM leases left: {report['cam_leases_left']}; users "
+        f"deleted more than once: {len(report['users_deleted_more_than_once'])}\n"
+        f"- emulator calls: {json.dumps(report['emulator_calls'])}\n"
+        f"- plugin processes of the stopped leader still alive 10 s later: "
+        f"{len(failover.get('old_plugin_processes_alive_10s_after', []))}; plugin processes "
+        f"the harness had to kill in all: {len(report['plugin_processes_left_after_close'])}\n\n"
+        "| plugin pid | seen (s) | RSS first (MiB) | last | max |\n|---|---|---|---|---|\n"
+        f"{rss}\n"
+    )
+
+
 def up_main(args: argparse.Namespace) -> int:
     """Start a cluster, register and mount the plugin, print the addresses, wait for ^C."""
     with tempfile.TemporaryDirectory(prefix="cluster-") as tmp, Cluster(Path(tmp)) as cluster:
@@ -369,9 +716,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--vault", type=Path, help="the Vault binary (default: make print-vault)")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("up", help="start a cluster and keep it running")
+    soak = commands.add_parser("soak", help="the bounded soak with one failover")
+    soak.add_argument("--clients", type=int, default=32)
+    soak.add_argument("--seconds", type=float, default=60)
+    soak.add_argument("--latency-ms", type=int, default=50)
+    soak.add_argument("--drain-seconds", type=float, default=180)
+    soak.add_argument("--signal", choices=["TERM", "KILL"], default="KILL")
+    soak.add_argument(
+        "--max-retries", type=int, help="the mount's max_retries (default: the engine's own)"
+    )
+    soak.add_argument("--out", default="build/soak")
     args = parser.parse_args(argv)
     if args.vault:
         os.environ["VAULT_BIN"] = str(args.vault)
+    if args.command == "soak":
+        return soak_main(args)
     return up_main(args)
 
 
