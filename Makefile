@@ -16,12 +16,14 @@ PLUGIN_BIN    := bin/$(NAME)
 BASE_PYTHON   = $(shell $(PYTHON) -c 'import sys,os;print(os.path.realpath(sys.executable))')
 PYTEST_ARGS   ?=
 
-.PHONY: help bootstrap venv vault print-vault proto dev lint test test-unit test-integration test-acc demo emulator bench clean
+.PHONY: help bootstrap venv vault print-vault proto dev lint test test-unit test-integration test-cluster soak test-acc demo emulator bench clean
 
 help:
 	@echo "make bootstrap   Python environment + Vault $(VAULT_VERSION) built from the Go module proxy"
 	@echo "make demo        a credential's whole life on the embedded emulator, then Vault stays up"
 	@echo "make test        lint, build the plugin, run every test suite"
+	@echo "make test-cluster  only the 3-node Raft cluster tests (part of make test)"
+	@echo "make soak        32 clients for 60 s on a 3-node cluster with one failover (not in make test)"
 	@echo "make test-acc    the lifecycle on real Tencent Cloud (TENCENTCLOUD_SECRET_ID, _SECRET_KEY, _ROLE_ARN)"
 	@echo "make dev         build $(PLUGIN_BIN), the one file Vault runs"
 	@echo "make emulator    run the CAM/STS emulator in the foreground"
@@ -72,6 +74,14 @@ test-unit: venv
 
 test-integration: dev
 	$(VPY) -m pytest $(PYTEST_ARGS) tests/integration
+
+# Part of `make test` (tests/integration); this runs only them.
+test-cluster: dev
+	$(VPY) -m pytest $(PYTEST_ARGS) tests/integration/test_cluster.py
+
+# Bounded (60 s of load, then a drain of at most 3 min); writes build/soak/soak.{json,md}.
+soak: dev
+	$(VPY) tools/cluster.py soak --out build/soak
 
 # Vault and the plugin are built only when the credentials are there: without them the suite
 # skips, and a fresh clone should not spend minutes building Vault to be told so.

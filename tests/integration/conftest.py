@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tools.cluster import Cluster
 from tools.vaultserver import PLUGIN_BIN, PLUGIN_NAME, VaultServer, vault_binary
 
 _mount_numbers = itertools.count(1)
@@ -59,3 +60,38 @@ def mount(vault: VaultServer) -> Iterator[str]:
         yield path
     finally:
         vault.cli("secrets", "disable", path, check=False)
+
+
+@pytest.fixture(scope="module")
+def raft_cluster(built: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """A three-node Raft cluster for a module, with the plugin registered by sha256. Starting
+    one takes seconds, so tests share it; `cluster` puts it back together between them."""
+    with Cluster(tmp_path_factory.mktemp("cluster")) as running:
+        running.register()
+        yield running
+    assert running.leftover_plugins == [], "plugin processes outlived their Vault"
+
+
+@pytest.fixture
+def cluster(raft_cluster: Cluster) -> Cluster:
+    """The module's cluster with every node running and a leader known to all of them: a node
+    an earlier test stopped is restarted first."""
+    for node in raft_cluster.nodes:
+        if not node.running:
+            raft_cluster.restart_node(node)
+    raft_cluster.wait_active()
+    return raft_cluster
+
+
+@pytest.fixture
+def cluster_mount(cluster: Cluster) -> Iterator[str]:
+    """A fresh mount of the plugin on the cluster whose WAL entries are rolled back after 1 s
+    (Vault's rollback manager still runs only about once a minute)."""
+    path = f"tc{next(_mount_numbers)}"
+    cluster.active().cli(
+        "secrets", "enable", f"-path={path}", "-options=rollback_min_age=1s", PLUGIN_NAME
+    )
+    try:
+        yield path
+    finally:
+        cluster.wait_active().cli("secrets", "disable", path, check=False)
