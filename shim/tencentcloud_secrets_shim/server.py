@@ -39,7 +39,8 @@ PARENT_POLL_SECONDS = 1.0
 
 
 def serve(factory: BackendFactory, version: str, *, log_level: int = logging.INFO) -> int:
-    """Entry point for a plugin executable; returns the process exit code."""
+    """Entry point for a plugin executable: serves until Vault lets go, then ends the process
+    (it returns only the exit code of a launch that failed before serving)."""
     try:
         env = read_environment()
     except HandshakeError as exc:
@@ -47,9 +48,17 @@ def serve(factory: BackendFactory, version: str, *, log_level: int = logging.INF
         return 1
     hclog.configure(log_level)
     try:
-        return asyncio.run(_serve(env, factory, version))
+        code = asyncio.run(_serve(env, factory, version))
     except KeyboardInterrupt:
-        return 0
+        code = 0
+    # Leave now, without waiting for worker threads still inside a cloud call: Vault has
+    # stopped waiting for them (or is gone), and an orphaned process must not go on
+    # creating and deleting things. Whatever they left half done has a WAL entry that the
+    # next active plugin process rolls back.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 async def _watch_parent(shutdown: asyncio.Event) -> None:

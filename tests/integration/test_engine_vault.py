@@ -4,6 +4,7 @@ revoked by Vault, errors as statuses, and the plugin killed in the middle of an 
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import json
 import os
 import signal
@@ -284,3 +285,34 @@ def test_32_concurrent_issues_through_vault(
     assert user_names(emulator) == names
     vault.cli("lease", "revoke", "-prefix", f"{engine_mount}/creds")
     _wait_for(lambda: user_names(emulator) == [], 60, "revocation of 32 leases")
+
+
+def test_plugin_exits_with_a_cloud_call_in_flight_when_vault_dies(
+    built: None, tmp_path: Path, emulator: RunningEmulator
+) -> None:
+    """An orphaned plugin must not go on calling Tencent Cloud: it exits although a request
+    is still waiting for an answer, leaving the WAL entry for the next active node."""
+    server = VaultServer(tmp_path).start()
+    try:
+        server.register()
+        server.cli("secrets", "enable", "-path=tencentcloud", PLUGIN_NAME)
+        _configure(server, "tencentcloud", emulator)
+        client = server.client()
+        client.write_data("tencentcloud/role/app", data={"remote_policies": "policy_id:3"})
+        emulator.set_faults({"latency": {"per_action": {"AddUserToGroup": {"fixed_ms": 30000}}}})
+        threading.Thread(
+            target=lambda: _swallow(lambda: client.read("tencentcloud/creds/app")), daemon=True
+        ).start()
+        _wait_for(lambda: bool(emulator.requests("AddUser")), 30, "AddUser")
+        time.sleep(0.5)
+        pids = server.plugin_pids()
+        assert pids
+    finally:
+        server.stop(signal.SIGKILL)
+    _wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in pids), 10, "the exit")
+    emulator.set_faults({"faults": []})
+
+
+def _swallow(call: Any) -> None:
+    with contextlib.suppress(Exception):
+        call()
