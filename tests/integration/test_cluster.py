@@ -17,6 +17,7 @@ import hvac
 import pytest
 
 from tencentcloud_emulator.testing import RunningEmulator
+from tencentcloud_secrets.tencentcloud import models_cam as cm
 from tests.unit.engine.conftest import client_as, user_names
 from tools.cluster import ARN, Cluster, ClusterNode, configure_mount, wait_until
 
@@ -200,3 +201,45 @@ def test_leader_killed_with_live_leases_and_an_issue_in_flight(
     assert user_names(emulator) == []
     with pytest.raises(hvac.exceptions.InvalidRequest):
         cluster.active().client().sys.read_lease(next(iter(leases)))
+
+
+def test_scheduled_rotation_runs_once_per_period_cluster_wide(
+    cluster: Cluster, cluster_mount: str, emulator: RunningEmulator
+) -> None:
+    """Every node runs a plugin copy once it serves a request, but only the active node's
+    periodic function rotates: one CreateAccessKey per due rotation, and every node then
+    works with the new key."""
+    with client_as(emulator, emulator.secret_id, emulator.secret_key) as root:
+        user = root.cam.add_user(
+            cm.AddUserRequest("vault-cluster-engine", remark="setup", use_api=True)
+        )
+        root.cam.attach_user_policy(cm.AttachUserPolicyRequest(1, user.uin))
+    assert user.secret_id
+    assert user.secret_key
+    configure_mount(
+        cluster.active(), cluster_mount, emulator.endpoint, user.secret_id, user.secret_key
+    )
+    for node in cluster.standbys():  # a request through each node
+        node.cli("read", f"{cluster_mount}/config")
+    cluster.active().cli("write", f"{cluster_mount}/config", "rotation_period=1m")
+
+    def rotated() -> bool:
+        config = cluster.active().client().read(f"{cluster_mount}/config")["data"]
+        return bool(config["secret_id"] != user.secret_id)
+
+    # Due after 1 min, seen at Vault's next rollback tick (about once a minute).
+    _wait(rotated, 150, "the first scheduled rotation", cluster)
+    creates = len(emulator.requests("CreateAccessKey"))
+    assert creates == 1
+    new_id = cluster.active().client().read(f"{cluster_mount}/config")["data"]["secret_id"]
+    keys = sorted(
+        k["AccessKeyId"]
+        for k in emulator.state["accounts"][0]["AccessKeys"]
+        if k["Uin"] == user.uin
+    )
+    assert keys == [new_id]
+    cluster.active().cli("write", f"{cluster_mount}/config", "rotation_period=0")
+    for node in cluster.nodes:
+        node.cli("write", f"{cluster_mount}/role/cam", "remote_policies=policy_id:3")
+        lease = node.client().read(f"{cluster_mount}/creds/cam")["lease_id"]
+        node.client().sys.revoke_lease(lease)
