@@ -40,7 +40,12 @@ def status_of(error: TencentCloudError) -> int:
 
 
 def describe(error: TencentCloudError, doing: str) -> str:
+    if isinstance(error, CredentialsError):
+        return f"{doing}: {error.message}"
     action = f"{error.action} " if error.action else ""
+    if isinstance(error, TransportError):
+        # No answer from the service (or none that parses): say so, not "Tencent answered".
+        return f"{doing}: {action}failed: {error.code}: {error.message}"
     request = f" (RequestId {error.request_id})" if error.request_id else ""
     return f"{doing}: Tencent Cloud {action}answered {error.code}: {error.message}{request}"
 

@@ -10,6 +10,7 @@ import pytest
 from tencentcloud_emulator.testing import RunningEmulator
 from tencentcloud_secrets.clients import DEFAULT_REGION, client_from_config
 from tencentcloud_secrets.paths.config import MountConfig
+from tencentcloud_secrets_shim import logical
 from tests.unit.engine.conftest import Mount, error_of
 
 # --- config ---------------------------------------------------------------------------
@@ -98,3 +99,19 @@ def test_region_and_retry_settings() -> None:
         MountConfig(region="ap-tokyo"), environ={"TENCENTCLOUD_REGION": "x"}
     )
     assert configured.region == "ap-tokyo"
+
+
+def test_missing_credentials_are_a_400_that_says_what_to_do(
+    mount: Mount, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("TENCENTCLOUD_SECRET_ID", "TENCENTCLOUD_SECRET_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(
+        "tencentcloud_secrets.tencentcloud.credentials.InstanceRoleProvider.get",
+        lambda self: None,
+    )
+    with pytest.raises(logical.CodedError) as err:
+        mount("update", "role/app", remote_policies="policy_id:3")
+    assert err.value.status == 400
+    assert str(err.value).startswith('writing role "app": no Tencent Cloud credentials')
+    assert "answered" not in str(err.value)
