@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 
+from tencentcloud_emulator.testing import RunningEmulator
+from tencentcloud_secrets.tencentcloud import models_cam as cm
+from tests.unit.engine.conftest import client_as
 from tools.vaultserver import PLUGIN_NAME, VaultServer
 
 
@@ -33,3 +37,58 @@ def test_log_lines_at_their_level(fresh_vault: VaultServer) -> None:
     assert '"@message"' not in log  # every line was parsed as hclog JSON
     assert "very-secret-key-value" not in log
     assert "panic" not in log.lower()
+
+
+def test_no_issued_or_rotated_secret_reaches_any_log(
+    fresh_vault: VaultServer, emulator: RunningEmulator
+) -> None:
+    """Every secret of a session (the engine's key, a CAM lease's key, an STS key and token,
+    a static role's key, each rotated) is absent from Vault's debug log and from the
+    emulator's request log and state."""
+    sha = fresh_vault.install_plugin()
+    fresh_vault.cli(
+        "plugin",
+        "register",
+        f"-sha256={sha}",
+        "-env=TENCENTCLOUD_PLUGIN_LOG_LEVEL=debug",
+        "secret",
+        PLUGIN_NAME,
+    )
+    fresh_vault.cli("secrets", "enable", "-path=tc", PLUGIN_NAME)
+    with client_as(emulator, emulator.secret_id, emulator.secret_key) as root:
+        engine = root.cam.add_user(cm.AddUserRequest("engine", remark="x", use_api=True))
+        root.cam.attach_user_policy(cm.AttachUserPolicyRequest(1, engine.uin))
+        root.cam.add_user(cm.AddUserRequest("bot", remark="y"))
+    assert engine.secret_key
+    seen = [engine.secret_key]
+    fresh_vault.cli(
+        "write",
+        "tc/config",
+        f"secret_id={engine.secret_id}",
+        f"secret_key={engine.secret_key}",
+        f"cam_endpoint={emulator.endpoint}",
+        f"sts_endpoint={emulator.endpoint}",
+    )
+    fresh_vault.cli("write", "tc/role/app", "remote_policies=policy_id:3")
+    fresh_vault.cli(
+        "write", "tc/role/ar", "role_arn=qcs::cam::uin/100000000001:roleName/vault-demo-role"
+    )
+    for role in ("app", "ar"):
+        issued = fresh_vault.cli("read", "-format=json", f"tc/creds/{role}").json()
+        seen += [issued["data"]["secret_key"], issued["data"].get("token", "")]
+        fresh_vault.cli("lease", "revoke", "-sync", issued["lease_id"])
+    fresh_vault.cli("write", "-f", "tc/config/rotate-root")
+    fresh_vault.cli("write", "tc/static-roles/bot", "username=bot")
+    seen.append(
+        fresh_vault.cli("read", "-format=json", "tc/static-creds/bot").json()["data"]["secret_key"]
+    )
+    fresh_vault.cli("write", "-f", "tc/rotate-role/bot")
+    seen.append(
+        fresh_vault.cli("read", "-format=json", "tc/static-creds/bot").json()["data"]["secret_key"]
+    )
+
+    log = fresh_vault.log_text()
+    emulator_side = json.dumps(emulator.state) + json.dumps(emulator.requests())
+    assert "issued cam_user credential" in log  # the plugin did log at debug and info
+    leaked = [s[:4] + "..." for s in seen if s and (s in log or s in emulator_side)]
+    assert leaked == []
