@@ -50,11 +50,18 @@ class _MetadataModeStorage:
         raise logical.StorageError(METADATA_MODE_ERROR)
 
 
+# Worker threads of one mount. Each mount has its own pool, so a mount whose cloud calls hang
+# (up to the retry budget) uses up its own threads and never another mount's; Vault revokes
+# at most a few hundred leases at once, and the cloud's rate limits make more threads useless.
+MOUNT_WORKERS = 32
+
+
 @dataclasses.dataclass
 class Mount:
     backend: logical.Backend
     storage: logical.Storage
     connections: MountConnections | None
+    executor: concurrent.futures.ThreadPoolExecutor
 
 
 def multiplex_id(stream: Stream[Any, Any]) -> str:
@@ -80,8 +87,15 @@ class BackendService(backend_grpc.BackendBase):
         self.mounts: dict[str, Mount] = {}
 
     async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run on the shared control pool: setup and cleanup, short and mount-independent."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, functools.partial(fn, *args))
+
+    @staticmethod
+    async def _in_mount(mount: Mount, fn: Callable[..., T], *args: Any) -> T:
+        """Run on the mount's own pool: requests and everything else engine code does."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(mount.executor, functools.partial(fn, *args))
 
     def _mount(self, stream: Stream[Any, Any]) -> Mount:
         mid = multiplex_id(stream)
@@ -121,7 +135,10 @@ class BackendService(backend_grpc.BackendBase):
         old = self.mounts.pop(mid, None)
         if old is not None:
             await self._release(old)
-        self.mounts[mid] = Mount(backend, storage, connections)
+        executor = concurrent.futures.ThreadPoolExecutor(
+            MOUNT_WORKERS, thread_name_prefix=f"mount-{mid[:8]}"
+        )
+        self.mounts[mid] = Mount(backend, storage, connections, executor)
         log.debug(
             "mount set up",
             extra={"multiplex_id": mid, "mount": args.Config.get("plugin_name", "")},
@@ -133,7 +150,7 @@ class BackendService(backend_grpc.BackendBase):
         mount = self._mount(stream)
         reply = pb.InitializeReply()
         try:
-            await self._in_thread(mount.backend.initialize)
+            await self._in_mount(mount, mount.backend.initialize)
         except Exception as exc:
             log.error("initialize failed", exc_info=exc)
             reply.err.CopyFrom(translate.error_to_proto(exc))
@@ -179,14 +196,14 @@ class BackendService(backend_grpc.BackendBase):
         if mount.backend.runs_inline(request):
             reply = _handle_request(mount.backend, request)
         else:
-            reply = await self._in_thread(_handle_request, mount.backend, request)
+            reply = await self._in_mount(mount, _handle_request, mount.backend, request)
         await stream.send_message(reply)
 
     async def HandleExistenceCheck(
         self, stream: Stream[pb.HandleExistenceCheckArgs, pb.HandleExistenceCheckReply]
     ) -> None:
         mount, request = await self._request(stream)
-        reply = await self._in_thread(_existence_check, mount.backend, request)
+        reply = await self._in_mount(mount, _existence_check, mount.backend, request)
         await stream.send_message(reply)
 
     async def InvalidateKey(self, stream: Stream[pb.InvalidateKeyArgs, pb.Empty]) -> None:
@@ -194,7 +211,7 @@ class BackendService(backend_grpc.BackendBase):
         assert args is not None
         mount = self._mount(stream)
         try:
-            await self._in_thread(mount.backend.invalidate, args.key)
+            await self._in_mount(mount, mount.backend.invalidate, args.key)
         except Exception as exc:
             log.error("invalidate failed", exc_info=exc)
         await stream.send_message(pb.Empty())
@@ -213,6 +230,8 @@ class BackendService(backend_grpc.BackendBase):
             log.error("cleanup failed", exc_info=exc)
         if mount.connections is not None:
             await self._in_thread(mount.connections.close)
+        # Threads still inside a request finish on their own; no new work is taken.
+        mount.executor.shutdown(wait=False, cancel_futures=True)
 
     async def cleanup_all(self) -> None:
         for mid in list(self.mounts):

@@ -32,9 +32,9 @@ from .handshake import (
 
 log = logging.getLogger(__name__)
 
-# Vault revokes up to 200 leases at once; more threads than this only add contention
-# against the cloud's rate limits, which the engine paces anyway.
-MAX_WORKERS = 32
+# The shared pool only sets mounts up and cleans them up; requests run on each mount's own
+# pool (backend.MOUNT_WORKERS).
+CONTROL_WORKERS = 4
 PARENT_POLL_SECONDS = 1.0
 
 
@@ -93,7 +93,7 @@ async def _serve(env: LaunchEnvironment, factory: BackendFactory, version: str) 
         client_ssl = identity.client_context(env.client_cert_pem)
         cert_der = identity.der
 
-    executor = concurrent.futures.ThreadPoolExecutor(MAX_WORKERS, thread_name_prefix="request")
+    executor = concurrent.futures.ThreadPoolExecutor(CONTROL_WORKERS, thread_name_prefix="control")
     broker = Broker(client_ssl)
     backend = BackendService(factory, broker, executor, metadata_mode=env.metadata_mode)
     server = Server(
