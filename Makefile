@@ -106,11 +106,20 @@ $(GO_BASELINE): tools/bench/goplugin/main.go tools/vault/go.mod
 	    -modfile=../../vault/go.mod -o $@.tmp .
 	mv $@.tmp $@
 
+# hey drives the request scenario: a compiled client leaves more of the two cores to Vault.
+HEY_VERSION   := v0.1.4
+HEY           := $(CACHE_DIR)/hey-$(HEY_VERSION)
+$(HEY):
+	mkdir -p $(CACHE_DIR)/hey-build
+	GOBIN=$(CACHE_DIR)/hey-build go install github.com/rakyll/hey@$(HEY_VERSION)
+	mv $(CACHE_DIR)/hey-build/hey $@
+
 # BENCH_ARGS: --quick (a small run of everything), --only abcd, --json-out FILE,
 # --baseline-plugin PATH --baseline-role-payload JSON (see tools/bench.py --help).
 BENCH_ARGS    ?=
-bench: bootstrap dev $(GO_BASELINE)
-	$(VPY) tools/bench.py --vault $(VAULT_BIN) --plugin $(PLUGIN_BIN) --go-plugin $(GO_BASELINE) $(BENCH_ARGS)
+bench: bootstrap dev $(GO_BASELINE) $(HEY)
+	$(VPY) tools/bench.py --vault $(VAULT_BIN) --plugin $(PLUGIN_BIN) --go-plugin $(GO_BASELINE) \
+	    --hey $(HEY) $(BENCH_ARGS)
 
 clean:
 	rm -rf bin build $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -179,6 +179,7 @@ class Bench:
         self.http = loadgen.VaultHTTP(vault.addr, vault.token)
         self.baseline: Creds | None = None
         self.reads: dict[str, str] = {}
+        self.hey: Path | None = None  # scenario a's driver, when given (--hey)
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         return self.http.json(Call(method, path, body))
@@ -328,16 +329,7 @@ def scenario_requests(bench: Bench) -> dict[str, Any]:
         for round_number in range(bench.sizes.rounds):
             order = names if round_number % 2 == 0 else list(reversed(names))
             for name in order:
-                path = targets[name]
-                merged[name].merge(
-                    loadgen.run(
-                        bench.vault.addr,
-                        bench.vault.token,
-                        lambda c, n, p=path: Call("GET", p),  # type: ignore[misc]
-                        clients=clients,
-                        duration=bench.sizes.round_s,
-                    )
-                )
+                merged[name].merge(_read_load(bench, targets[name], clients))
         level = {name: outcome.stats() for name, outcome in merged.items()}
         if "go" in level and level["go"].get("p50"):
             py, go = level["python"], level["go"]
@@ -349,6 +341,25 @@ def scenario_requests(bench: Bench) -> dict[str, Any]:
         result[str(clients)] = level
         _progress(f"a: {clients} clients done")
     return result
+
+
+def _read_load(bench: Bench, path: str, clients: int) -> Outcome:
+    if bench.hey:
+        return loadgen.run_hey(
+            str(bench.hey),
+            bench.vault.addr,
+            bench.vault.token,
+            path,
+            clients=clients,
+            duration=bench.sizes.round_s,
+        )
+    return loadgen.run(
+        bench.vault.addr,
+        bench.vault.token,
+        lambda c, n: Call("GET", path),
+        clients=clients,
+        duration=bench.sizes.round_s,
+    )
 
 
 # --- b: creds latency, throughput, calls per lease --------------------------------------------
@@ -602,7 +613,8 @@ def markdown(report: dict[str, Any]) -> str:
     if "requests" in report:
         lines += [
             "",
-            "**a. Per-request cost: role read (one storage get)**",
+            "**a. Per-request cost: role read (one storage get)**, driven by "
+            f"{report.get('requests_driver', 'python threads')}",
             "",
             "| clients | target | p50 ms | p95 ms | req/s | python/go p50 | python/go req/s |",
             "|---|---|---|---|---|---|---|",
@@ -707,6 +719,7 @@ class Options:
     only: set[str]
     sizes: Sizes
     quick: bool
+    hey: Path | None = None
 
 
 @contextlib.contextmanager
@@ -716,6 +729,7 @@ def running(options: Options) -> Iterator[Bench]:
         vault = VaultServer(Path(tmp)).start()
         try:
             bench = Bench(vault, emulator, options.sizes)
+            bench.hey = options.hey
             bench.register(PLUGIN_NAME, options.plugin, mount=MOUNT)
             bench.set_up_ours()
             if options.go_plugin:
@@ -745,6 +759,7 @@ def measure(options: Options) -> dict[str, Any]:
         _progress("d: handshakes done")
     with running(options) as bench:
         if "a" in options.only:
+            report["requests_driver"] = "hey" if options.hey else "python threads"
             report["requests"] = scenario_requests(bench)
         if "b" in options.only:
             report["creds"] = scenario_creds(bench)
@@ -801,6 +816,9 @@ def main() -> int:
         default=[],
         help="KEY=VALUE for the baseline plugin's environment (repeatable), e.g. a proxy",
     )
+    parser.add_argument(
+        "--hey", type=Path, help="drive scenario a with this hey binary instead of Python threads"
+    )
     parser.add_argument("--only", default="abcd", help="scenarios to run, e.g. 'ad' (default abcd)")
     parser.add_argument("--quick", action="store_true", help="a small run of every scenario")
     parser.add_argument("--json-out", type=Path, help="write the JSON report here too")
@@ -820,11 +838,12 @@ def main() -> int:
         only=set(args.only),
         sizes=Sizes.quick() if args.quick else Sizes(),
         quick=args.quick,
+        hey=args.hey,
     )
     report = measure(options)
-    table = markdown(report)
     if args.json_out:
         args.json_out.write_text(json.dumps(report, indent=2) + "\n")
+    table = markdown(report)
     if args.markdown_out:
         args.markdown_out.write_text(table)
     print(json.dumps(report))

@@ -104,6 +104,7 @@ class TencentCloudBackend(fw.Backend):
             periodic_func=self._periodic,
             invalidate_func=self._invalidate,
             clean_func=self.reset_client,
+            cached_storage=(CONFIG_KEY, ROLE_PREFIX, STATIC_ROLE_PREFIX),
         )
 
     def setup(self, config: logical.BackendConfig) -> None:

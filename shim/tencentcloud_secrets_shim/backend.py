@@ -1,14 +1,17 @@
 """Vault's Backend, PluginVersion and PluginMultiplexing services, one process for all mounts.
 
 Every Backend call carries gRPC metadata ``multiplex_id``; each id gets its own engine
-instance, brokered connection, storage and system view. Engine calls run in a bounded
-thread pool so a slow cloud call never blocks the event loop or other mounts.
+instance, brokered connection, storage and system view. Engine calls run in the mount's own
+bounded thread pool, so a slow cloud call never blocks the event loop or another mount.
+Operations the engine declares inline are first tried on the event loop, and moved to the
+pool the moment they would wait for Vault (``logical.WouldBlock``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import dataclasses
 import functools
 import logging
@@ -193,9 +196,13 @@ class BackendService(backend_grpc.BackendBase):
                     "mount": request.mount_point,
                 },
             )
+        reply = None
         if mount.backend.runs_inline(request):
-            reply = _handle_request(mount.backend, request)
-        else:
+            # Served from the engine's memory on this thread, or, the moment it needs Vault,
+            # abandoned (WouldBlock) and run again on a worker: the loop never waits.
+            with contextlib.suppress(logical.WouldBlock):
+                reply = _handle_request(mount.backend, request)
+        if reply is None:
             reply = await self._in_mount(mount, _handle_request, mount.backend, request)
         await stream.send_message(reply)
 
@@ -242,6 +249,8 @@ def _handle_request(backend: logical.Backend, request: logical.Request) -> pb.Ha
     reply = pb.HandleRequestReply()
     try:
         response = backend.handle_request(request)
+    except logical.WouldBlock:
+        raise
     except logical.InvalidRequest as exc:
         # Vault drops the message of ErrInvalidRequest; it shows the response's instead.
         reply.response.CopyFrom(translate.response_to_proto(logical.error_response(str(exc))))

@@ -179,6 +179,15 @@ class StorageError(Exception):
     """A storage call failed inside Vault (the message is Vault's)."""
 
 
+class WouldBlock(Exception):
+    """A call to Vault was made on the thread of the shim's event loop, where waiting
+    would stall every mount.
+
+    Only an operation declared inline meets it, and only when it needs Vault (a cache miss):
+    the shim then runs the same request again on a worker thread. Engines let it pass.
+    """
+
+
 # --- storage and system view -----------------------------------------------------------
 
 

@@ -2,10 +2,12 @@
 
 Engine code is synchronous. Handing each storage call to the server's event loop would
 cost two thread switches per call, which is most of the difference to a Go plugin on a
-storage-only request. So every calling thread has an event loop of its own, and every mount
-one brokered connection per thread: the call runs right where the engine made it. That
-includes the server's own thread when it runs an inline handler (see ``Backend.runs_inline``):
-its loop is blocked in the handler anyway, so the thread's second loop runs the call.
+storage-only request. So every worker thread has an event loop of its own, and every mount
+one brokered connection per thread: the call runs right where the engine made it.
+
+The server's own thread never waits for Vault: a call made there (an inline request that
+missed the engine's cache) raises ``logical.WouldBlock`` at once, and the shim runs the
+request again on a worker.
 """
 
 from __future__ import annotations
@@ -19,14 +21,17 @@ from typing import TypeVar
 
 from grpclib.client import Channel
 from grpclib.config import Configuration
+from grpclib.const import Status
 from grpclib.exceptions import GRPCError, ProtocolError, StreamTerminatedError
 
 from . import logical
 from ._proto.vault import backend_grpc
 from ._proto.vault import backend_pb2 as pb
+from .loops import new_event_loop
 
 T = TypeVar("T")
 CALL_TIMEOUT = 60.0
+_BROKEN = (OSError, GRPCError, ProtocolError, StreamTerminatedError)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,7 +46,7 @@ class _ThreadLoop:
     """The event loop of one calling thread; ``lock`` is held while it runs."""
 
     def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
+        self.loop = new_event_loop()
         self.lock = threading.RLock()
 
 
@@ -55,6 +60,14 @@ def _thread_loop() -> _ThreadLoop:
     return state
 
 
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 class MountConnections:
     """One mount's brokered connections, one per calling thread, closed together."""
 
@@ -65,37 +78,55 @@ class MountConnections:
         self._closed = False
 
     def call(self, make: Callable[[Channel], Awaitable[T]]) -> T:
-        server_loop = asyncio.events._get_running_loop()
+        if _loop_running():
+            raise logical.WouldBlock()
         state = _thread_loop()
         with state.lock:
             if self._closed:
                 raise logical.StorageError("the mount was cleaned up")
-            # On the server's thread (an inline handler) that loop is blocked in this call
-            # anyway, so this thread's own loop runs the call meanwhile and hands it back.
-            # Elsewhere no loop is running and clearing it changes nothing.
-            asyncio.events._set_running_loop(None)
-            try:
-                return state.loop.run_until_complete(self._call(state, make))
-            finally:
-                asyncio.events._set_running_loop(server_loop)
+            return state.loop.run_until_complete(self._call(state, make))
 
     async def _call(self, state: _ThreadLoop, make: Callable[[Channel], Awaitable[T]]) -> T:
+        try:
+            try:
+                return await asyncio.wait_for(make(self._channel(state)), CALL_TIMEOUT)
+            except TimeoutError:  # an OSError too, but Vault is there and slow: no retry
+                raise
+            except _BROKEN as exc:
+                if isinstance(exc, GRPCError) and exc.status is not Status.UNAVAILABLE:
+                    raise
+                # Vault closes a connection that sat idle past its keepalive (this thread's
+                # loop does not run between calls, so pings go unanswered), and a restarted
+                # Vault leaves a dead socket: one fresh connection, then the call again.
+                # Every Storage and SystemView call is idempotent, so repeating is safe.
+                self._drop(state)
+                return await asyncio.wait_for(make(self._channel(state)), CALL_TIMEOUT)
+        except TimeoutError:
+            raise logical.StorageError("Vault did not answer in time") from None
+        except _BROKEN as exc:
+            # The documented failure of a storage call, whatever broke underneath (the
+            # socket gone after Vault restarted, a reset stream): engines catch one type.
+            self._drop(state)
+            raise logical.StorageError(
+                f"storage call to Vault failed ({type(exc).__name__})"
+            ) from None
+
+    def _channel(self, state: _ThreadLoop) -> Channel:
         channel = self._channels.get(state)
         if channel is None:
+            if self._closed:
+                raise logical.StorageError("the mount was cleaned up")
             config = Configuration(ssl_target_name_override="localhost")
             channel = Channel(path=self._target.path, ssl=self._target.ssl, config=config)
             with self._lock:
                 self._channels[state] = channel
-        try:
-            return await asyncio.wait_for(make(channel), CALL_TIMEOUT)
-        except TimeoutError:
-            raise logical.StorageError("Vault did not answer in time") from None
-        except (OSError, GRPCError, ProtocolError, StreamTerminatedError) as exc:
-            # The documented failure of a storage call, whatever broke underneath (the
-            # socket gone after Vault restarted, a reset stream): engines catch one type.
-            raise logical.StorageError(
-                f"storage call to Vault failed ({type(exc).__name__})"
-            ) from None
+        return channel
+
+    def _drop(self, state: _ThreadLoop) -> None:
+        with self._lock:
+            channel = self._channels.pop(state, None)
+        if channel is not None:
+            channel.close()
 
     def close(self) -> None:
         """Close every thread's connection; each loop is run briefly to let it go."""

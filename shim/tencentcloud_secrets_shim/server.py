@@ -17,10 +17,9 @@ import signal
 import sys
 import tempfile
 
-from grpclib.server import Server
-
 from . import hclog
 from .backend import BackendFactory, BackendService, MultiplexingService, VersionService
+from .coalesce import CoalescingServer
 from .goplugin import Broker, Controller, Health, Stdio
 from .handshake import (
     HandshakeError,
@@ -29,6 +28,7 @@ from .handshake import (
     read_environment,
     write_handshake,
 )
+from .loops import new_event_loop
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,8 @@ def serve(factory: BackendFactory, version: str, *, log_level: int = logging.INF
         return 1
     hclog.configure(log_level)
     try:
-        code = asyncio.run(_serve(env, factory, version))
+        with asyncio.Runner(loop_factory=new_event_loop) as runner:
+            code = runner.run(_serve(env, factory, version))
     except KeyboardInterrupt:
         code = 0
     # Leave now, without waiting for worker threads still inside a cloud call: Vault has
@@ -96,7 +97,7 @@ async def _serve(env: LaunchEnvironment, factory: BackendFactory, version: str) 
     executor = concurrent.futures.ThreadPoolExecutor(CONTROL_WORKERS, thread_name_prefix="control")
     broker = Broker(client_ssl)
     backend = BackendService(factory, broker, executor, metadata_mode=env.metadata_mode)
-    server = Server(
+    server = CoalescingServer(
         [
             backend,
             VersionService(version),

@@ -47,6 +47,7 @@ from tencentcloud_secrets.framework.responses import (
     list_response_with_info,
 )
 from tencentcloud_secrets.framework.secret import SECRET_TYPE_KEY, Secret
+from tencentcloud_secrets.framework.storage_cache import CachedStorage, StorageCache
 from tencentcloud_secrets.framework.ttl import TTLResult, calculate_ttl, renew_response
 from tencentcloud_secrets.framework.wal import (
     DEFAULT_ROLLBACK_MIN_AGE,
@@ -66,6 +67,7 @@ __all__ = [
     "SECRET_TYPE_KEY",
     "WAL_PREFIX",
     "Backend",
+    "CachedStorage",
     "CleanupFunc",
     "DisplayAttributes",
     "DurationError",
@@ -86,6 +88,7 @@ __all__ = [
     "PeriodicFunc",
     "RollbackFailure",
     "Secret",
+    "StorageCache",
     "TTLResult",
     "WALEntry",
     "WALRollbackFunc",

@@ -25,6 +25,7 @@ from tencentcloud_secrets.framework.openapi import (
 from tencentcloud_secrets.framework.path import Handler, Path
 from tencentcloud_secrets.framework.responses import help_response
 from tencentcloud_secrets.framework.secret import SECRET_TYPE_KEY, Secret
+from tencentcloud_secrets.framework.storage_cache import CachedStorage, StorageCache
 from tencentcloud_secrets.framework.wal import (
     DEFAULT_ROLLBACK_MIN_AGE,
     WALRollbackFunc,
@@ -38,7 +39,7 @@ CleanupFunc = Callable[[], None]
 InitializeFunc = Callable[[logical.Storage], None]
 
 _VALIDATED_OPERATIONS = frozenset({logical.CREATE, logical.UPDATE})
-_ERRORS_TO_PASS_ON = (logical.LogicalError, logical.StorageError)
+_ERRORS_TO_PASS_ON = (logical.LogicalError, logical.StorageError, logical.WouldBlock)
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -65,6 +66,7 @@ class Backend:
         clean_func: CleanupFunc | None = None,
         init_func: InitializeFunc | None = None,
         backend_type: int = logical.TYPE_LOGICAL,
+        cached_storage: Sequence[str] = (),
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.help_text = help_text
@@ -82,6 +84,9 @@ class Backend:
         self.clean_func = clean_func
         self.init_func = init_func
         self._backend_type = backend_type
+        # Keys under these prefixes are read from memory after the first time (see
+        # storage_cache): the engine's configuration and roles, read by nearly every request.
+        self.storage_cache = StorageCache(cached_storage) if cached_storage else None
         self._clock = clock
         self._config: logical.BackendConfig | None = None
 
@@ -92,7 +97,7 @@ class Backend:
 
     def initialize(self) -> None:
         if self.init_func is not None:
-            self.init_func(self.config.storage)
+            self.init_func(self._cached(self.config.storage))
 
     def special_paths(self) -> logical.SpecialPaths:
         return self._special_paths
@@ -101,10 +106,14 @@ class Backend:
         return self._backend_type
 
     def invalidate(self, key: str) -> None:
+        if self.storage_cache is not None:
+            self.storage_cache.forget(key)
         if self.invalidate_func is not None:
             self.invalidate_func(key)
 
     def cleanup(self) -> None:
+        if self.storage_cache is not None:
+            self.storage_cache.clear()
         if self.clean_func is not None:
             self.clean_func()
 
@@ -114,6 +123,7 @@ class Backend:
                 500, f"incorrect operation type {request.operation!r} for an existence check"
             )
         path, captures = self._route(request.path)
+        request.storage = self._cached(request.storage)
         if path.existence_check is None:
             return False, False
         data, _ = self._field_data(path, request, captures)
@@ -134,6 +144,7 @@ class Backend:
 
     def handle_request(self, request: logical.Request) -> logical.Response | None:
         operation = request.operation
+        request.storage = self._cached(request.storage)
         if operation in (logical.RENEW, logical.REVOKE):
             return self._guarded(request, lambda: self._handle_renew_revoke(request))
         if operation == logical.ROLLBACK:
@@ -283,8 +294,16 @@ class Backend:
 
     def _storage(self, request: logical.Request) -> logical.Storage:
         if isinstance(request.storage, logical.DetachedStorage):
-            return self.config.storage
+            return self._cached(self.config.storage)
         return request.storage
+
+    def _cached(self, storage: logical.Storage) -> logical.Storage:
+        """``storage`` behind this mount's cache; a detached one stays as it is."""
+        if self.storage_cache is None or isinstance(
+            storage, (CachedStorage, logical.DetachedStorage)
+        ):
+            return storage
+        return self.storage_cache.view(storage)
 
     def _vault_version(self) -> str:
         view = self.system_view
