@@ -27,7 +27,6 @@ from grpclib.exceptions import GRPCError, ProtocolError, StreamTerminatedError
 from . import logical
 from ._proto.vault import backend_grpc
 from ._proto.vault import backend_pb2 as pb
-from .loops import new_event_loop
 
 T = TypeVar("T")
 CALL_TIMEOUT = 60.0
@@ -46,7 +45,7 @@ class _ThreadLoop:
     """The event loop of one calling thread; ``lock`` is held while it runs."""
 
     def __init__(self) -> None:
-        self.loop = new_event_loop()
+        self.loop = asyncio.new_event_loop()
         self.lock = threading.RLock()
 
 
