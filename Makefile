@@ -57,7 +57,7 @@ dev: venv
 	rm -rf build/zipapp
 	$(VPY) -m pip install -q --target build/zipapp .
 	$(VPY) -m shiv --site-packages build/zipapp --compressed --reproducible \
-	    -p '$(BASE_PYTHON) -sE' -e tencentcloud_secrets.main:main -o $(PLUGIN_BIN).tmp
+	    -p '$(BASE_PYTHON) -sSE' -e tencentcloud_secrets.main:main -o $(PLUGIN_BIN).tmp
 	mv $(PLUGIN_BIN).tmp $(PLUGIN_BIN)
 	@sha256sum $(PLUGIN_BIN)
 

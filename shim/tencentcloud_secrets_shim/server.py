@@ -17,18 +17,14 @@ import shutil
 import signal
 import sys
 import tempfile
+from typing import NoReturn
 
 from . import hclog
 from .backend import BackendFactory, BackendService, MultiplexingService, VersionService
 from .coalesce import CoalescingServer
 from .goplugin import Broker, Controller, Health, Stdio
-from .handshake import (
-    HandshakeError,
-    LaunchEnvironment,
-    handshake_line,
-    read_environment,
-    write_handshake,
-)
+from .handshake import LaunchEnvironment, handshake_line, write_handshake
+from .identity import PendingIdentity
 
 log = logging.getLogger(__name__)
 
@@ -39,18 +35,19 @@ PARENT_POLL_SECONDS = 1.0
 GC_YOUNG_THRESHOLD = 20_000  # objects; Python's default is 700
 
 
-def serve(factory: BackendFactory, version: str, *, log_level: int = logging.INFO) -> int:
-    """Entry point for a plugin executable: serves until Vault lets go, then ends the process
-    (it returns only the exit code of a launch that failed before serving)."""
-    try:
-        env = read_environment()
-    except HandshakeError as exc:
-        sys.stderr.write(str(exc))
-        return 1
+def run(
+    env: LaunchEnvironment,
+    factory: BackendFactory,
+    version: str,
+    identity: PendingIdentity | None,
+    *,
+    log_level: int = logging.INFO,
+) -> NoReturn:
+    """Serve until Vault lets go, then end the process (``launch.serve`` is the entry)."""
     hclog.configure(log_level)
     _tune_collector()
     try:
-        code = asyncio.run(_serve(env, factory, version))
+        code = asyncio.run(_serve(env, factory, version, identity))
     except KeyboardInterrupt:
         code = 0
     # Leave now, without waiting for worker threads still inside a cloud call: Vault has
@@ -87,7 +84,9 @@ async def _watch_broker(broker: Broker, shutdown: asyncio.Event) -> None:
     shutdown.set()
 
 
-async def _serve(env: LaunchEnvironment, factory: BackendFactory, version: str) -> int:
+async def _serve(
+    env: LaunchEnvironment, factory: BackendFactory, version: str, pending: PendingIdentity | None
+) -> int:
     loop = asyncio.get_running_loop()
     shutdown = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -95,11 +94,9 @@ async def _serve(env: LaunchEnvironment, factory: BackendFactory, version: str) 
 
     server_ssl = client_ssl = None
     cert_der: bytes | None = None
-    if env.automtls and not env.metadata_mode:
-        from .tls import PluginIdentity
-
+    if pending is not None:
         assert env.client_cert_pem is not None
-        identity = PluginIdentity()
+        identity = pending.wait()
         server_ssl = identity.server_context(env.client_cert_pem)
         client_ssl = identity.client_context(env.client_cert_pem)
         cert_der = identity.der

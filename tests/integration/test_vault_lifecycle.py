@@ -98,3 +98,17 @@ def test_plugin_exits_when_vault_is_killed(built: None, tmp_path: Path) -> None:
     finally:
         server.stop(signal.SIGKILL)
     assert _wait_gone(pids, timeout=15), "orphaned plugin process outlived Vault"
+
+
+def test_the_serving_process_never_loads_the_certificate_library(
+    vault: VaultServer, mount: str
+) -> None:
+    """The TLS identity is made by a short-lived child; the process Vault talks to has
+    neither that child nor cryptography's libraries (8 MB) once it serves."""
+    _write_role(vault, mount, "loaded")
+    [pid] = vault.plugin_pids()
+    maps = Path(f"/proc/{pid}/maps").read_text()
+    assert "libpython" in maps or "python3" in maps  # the maps are readable and meaningful
+    assert "cryptography" not in maps
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    assert children == []

@@ -1,0 +1,72 @@
+"""The plugin's self-signed certificate and key, for go-plugin's AutoMTLS.
+
+This is the only module that needs the ``cryptography`` package, whose libraries take 8 MB
+of memory and 30 ms to import. ``identity`` runs it in a short-lived child process while the
+plugin imports everything else, so the long-lived plugin process never loads it.
+
+Our certificate is P-256 (Vault's own are P-521, which Python's ssl module handles): it only
+has to be one Vault trusts, and Vault trusts exactly the certificate we put in the handshake
+line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+
+def self_signed() -> tuple[bytes, bytes]:
+    """A fresh key pair and a certificate for it: (certificate PEM, PKCS#8 key PEM)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = dt.datetime.now(dt.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(seconds=30))
+        .not_valid_after(now + dt.timedelta(days=365 * 30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=True,
+                data_encipherment=False,
+                key_agreement=True,
+                key_cert_sign=True,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(
+            x509.ExtendedKeyUsage(
+                [ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.SERVER_AUTH]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return certificate.public_bytes(serialization.Encoding.PEM), key_pem
+
+
+def main() -> None:
+    """Child-process entry (see identity): both PEMs on stdout, certificate first."""
+    cert_pem, key_pem = self_signed()
+    sys.stdout.buffer.write(cert_pem + key_pem)
+    sys.stdout.buffer.flush()
