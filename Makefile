@@ -11,8 +11,9 @@ CACHE_DIR     ?= $(HOME)/.cache/$(NAME)
 VAULT_VERSION := $(shell sed -n 's/^require github.com\/hashicorp\/vault \(v[0-9.]*\)$$/\1/p' tools/vault/go.mod)
 VAULT_BIN     := $(CACHE_DIR)/vault-$(VAULT_VERSION)
 PLUGIN_BIN    := bin/$(NAME)
-# The zipapp runs on the base interpreter with -sE: nothing from the user's site or
-# PYTHON* variables leaks into the process Vault pins by sha256.
+# The zipapp runs on the base interpreter with -sSE: nothing from the user's site, the
+# interpreter's own site-packages (and their .pth files) or PYTHON* variables leaks into the
+# process Vault pins by sha256.
 BASE_PYTHON   = $(shell $(PYTHON) -c 'import sys,os;print(os.path.realpath(sys.executable))')
 PYTEST_ARGS   ?=
 
