@@ -5,9 +5,13 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from tencentcloud_secrets import PLUGIN_VERSION
-from tencentcloud_secrets_shim import logical, serve
+from tencentcloud_secrets_shim import serve
+
+if TYPE_CHECKING:  # loaded by the server anyway, after the certificate's child has started
+    from tencentcloud_secrets_shim import logical
 
 LOG_LEVEL_ENV = "TENCENTCLOUD_PLUGIN_LOG_LEVEL"
 

@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import logging
 import os
-import ssl
 import subprocess
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import ssl
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +91,8 @@ class PluginIdentity:
     file: ``ssl`` loads keys only from paths."""
 
     def __init__(self, cert_pem: bytes, key_pem: bytes) -> None:
+        import ssl  # here, not at the top: the launch imports this module before the child starts
+
         self._cert_pem = cert_pem
         self._key_pem = key_pem
         self.der = ssl.PEM_cert_to_DER_cert(cert_pem.decode())
@@ -105,6 +110,8 @@ class PluginIdentity:
 
     def server_context(self, trusted_client_pem: bytes) -> ssl.SSLContext:
         """Serve TLS, require a client certificate, and trust only Vault's."""
+        import ssl
+
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
         ctx.verify_mode = ssl.CERT_REQUIRED
@@ -115,6 +122,8 @@ class PluginIdentity:
 
     def client_context(self, trusted_server_pem: bytes) -> ssl.SSLContext:
         """Dial Vault's brokered server with our certificate, trusting only Vault's."""
+        import ssl
+
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
         ctx.check_hostname = True
