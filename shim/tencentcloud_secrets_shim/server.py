@@ -25,6 +25,7 @@ from .coalesce import CoalescingServer
 from .goplugin import Broker, Controller, Health, Stdio
 from .handshake import LaunchEnvironment, handshake_line, write_handshake
 from .identity import PendingIdentity
+from .tls import PluginIdentity
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ async def _serve(
     cert_der: bytes | None = None
     if pending is not None:
         assert env.client_cert_pem is not None
-        identity = pending.wait()
+        identity = PluginIdentity(*pending.wait())
         server_ssl = identity.server_context(env.client_cert_pem)
         client_ssl = identity.client_context(env.client_cert_pem)
         cert_der = identity.der

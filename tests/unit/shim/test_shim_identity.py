@@ -8,11 +8,13 @@ import sys
 import pytest
 
 from tencentcloud_secrets_shim import identity
-from tencentcloud_secrets_shim.identity import PendingIdentity, PluginIdentity
+from tencentcloud_secrets_shim.identity import PendingIdentity
+from tencentcloud_secrets_shim.tls import PluginIdentity
 from tools.vaultserver import vault_like_certificate
 
 
-def _usable(made: PluginIdentity) -> None:
+def _usable(pems: tuple[bytes, bytes]) -> None:
+    made = PluginIdentity(*pems)
     vault_pem = vault_like_certificate()[0]
     assert ssl.DER_cert_to_PEM_cert(made.der).startswith("-----BEGIN CERTIFICATE-----")
     made.server_context(vault_pem)
@@ -28,7 +30,7 @@ def test_the_child_process_makes_a_key_pair_ssl_can_load() -> None:
 
 
 def test_two_launches_get_two_different_identities() -> None:
-    assert PendingIdentity().wait().der != PendingIdentity().wait().der
+    assert PendingIdentity().wait()[0] != PendingIdentity().wait()[0]
 
 
 def test_without_a_child_the_key_pair_is_made_here(monkeypatch: pytest.MonkeyPatch) -> None:
