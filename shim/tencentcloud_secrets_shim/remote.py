@@ -86,29 +86,25 @@ class MountConnections:
             return state.loop.run_until_complete(self._call(state, make))
 
     async def _call(self, state: _ThreadLoop, make: Callable[[Channel], Awaitable[T]]) -> T:
-        try:
+        for attempt in (1, 2):
             try:
                 return await asyncio.wait_for(make(self._channel(state)), CALL_TIMEOUT)
             except TimeoutError:  # an OSError too, but Vault is there and slow: no retry
-                raise
+                raise logical.StorageError("Vault did not answer in time") from None
             except _BROKEN as exc:
-                if isinstance(exc, GRPCError) and exc.status is not Status.UNAVAILABLE:
-                    raise
+                self._drop(state)
                 # Vault closes a connection that sat idle past its keepalive (this thread's
                 # loop does not run between calls, so pings go unanswered), and a restarted
                 # Vault leaves a dead socket: one fresh connection, then the call again.
                 # Every Storage and SystemView call is idempotent, so repeating is safe.
-                self._drop(state)
-                return await asyncio.wait_for(make(self._channel(state)), CALL_TIMEOUT)
-        except TimeoutError:
-            raise logical.StorageError("Vault did not answer in time") from None
-        except _BROKEN as exc:
-            # The documented failure of a storage call, whatever broke underneath (the
-            # socket gone after Vault restarted, a reset stream): engines catch one type.
-            self._drop(state)
-            raise logical.StorageError(
-                f"storage call to Vault failed ({type(exc).__name__})"
-            ) from None
+                refused = isinstance(exc, GRPCError) and exc.status is not Status.UNAVAILABLE
+                if attempt == 2 or refused:
+                    # The documented failure of a storage call, whatever broke underneath:
+                    # engines catch one type.
+                    raise logical.StorageError(
+                        f"storage call to Vault failed ({type(exc).__name__})"
+                    ) from None
+        raise AssertionError("unreachable")
 
     def _channel(self, state: _ThreadLoop) -> Channel:
         channel = self._channels.get(state)
