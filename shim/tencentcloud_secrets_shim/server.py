@@ -21,8 +21,8 @@ from typing import NoReturn
 
 from . import hclog
 from .backend import BackendFactory, BackendService, MultiplexingService, VersionService
-from .coalesce import CoalescingServer
 from .goplugin import Broker, Controller, Health, Stdio
+from .grpc_server import GrpcServer
 from .handshake import LaunchEnvironment, handshake_line, write_handshake
 from .identity import PendingIdentity
 from .tls import PluginIdentity
@@ -105,7 +105,7 @@ async def _serve(
     executor = concurrent.futures.ThreadPoolExecutor(CONTROL_WORKERS, thread_name_prefix="control")
     broker = Broker(client_ssl)
     backend = BackendService(factory, broker, executor, metadata_mode=env.metadata_mode)
-    server = CoalescingServer(
+    server = GrpcServer(
         [
             backend,
             VersionService(version),

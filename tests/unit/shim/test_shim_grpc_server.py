@@ -1,0 +1,391 @@
+"""The plugin's gRPC server, driven by an independent client (grpclib's) for calls and by raw
+HTTP/2 frames (encoded with the hpack package) for what a client library never does wrong."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import struct
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import hpack
+import pytest
+from google.protobuf.wrappers_pb2 import BytesValue
+from grpclib.client import Channel, StreamStreamMethod, UnaryUnaryMethod
+from grpclib.const import Cardinality, Handler, Status
+from grpclib.exceptions import GRPCError
+from grpclib.server import Stream
+
+from tencentcloud_secrets_shim.grpc_server import GrpcServer
+
+HandlerFunc = Callable[[Stream[Any, Any]], Awaitable[None]]
+
+
+class _Service:
+    """A service in grpclib's generated shape, whose methods the tests choose."""
+
+    def __init__(self, **methods: tuple[Cardinality, HandlerFunc]) -> None:
+        self._methods = methods
+        self.cancelled: list[str] = []
+        self.seen_metadata: list[Any] = []
+
+    def __mapping__(self) -> dict[str, Handler]:
+        return {
+            f"/test.Svc/{name}": Handler(func, cardinality, BytesValue, BytesValue)
+            for name, (cardinality, func) in self._methods.items()
+        }
+
+
+async def _echo(stream: Stream[Any, Any]) -> None:
+    request = await stream.recv_message()
+    await stream.send_message(BytesValue(value=request.value[::-1]))
+
+
+def _service() -> _Service:
+    service = _Service()
+
+    async def echo_metadata(stream: Stream[Any, Any]) -> None:
+        service.seen_metadata.append(stream.metadata)
+        await _echo(stream)
+
+    async def fail(stream: Stream[Any, Any]) -> None:
+        request = await stream.recv_message()
+        raise GRPCError(Status.NOT_FOUND, request.value.decode() + " ü%")
+
+    async def crash(stream: Stream[Any, Any]) -> None:
+        await stream.recv_message()
+        raise RuntimeError("secret detail")
+
+    async def hang(stream: Stream[Any, Any]) -> None:
+        await stream.recv_message()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            service.cancelled.append("hang")
+            raise
+
+    async def chat(stream: Stream[Any, Any]) -> None:
+        count = 0
+        async for message in stream:
+            count += 1
+            await stream.send_message(BytesValue(value=message.value.upper()))
+        await stream.send_message(BytesValue(value=str(count).encode()))
+
+    service._methods = {
+        "Echo": (Cardinality.UNARY_UNARY, _echo),
+        "EchoMetadata": (Cardinality.UNARY_UNARY, echo_metadata),
+        "Fail": (Cardinality.UNARY_UNARY, fail),
+        "Crash": (Cardinality.UNARY_UNARY, crash),
+        "Hang": (Cardinality.UNARY_UNARY, hang),
+        "Chat": (Cardinality.STREAM_STREAM, chat),
+    }
+    return service
+
+
+@contextlib.asynccontextmanager
+async def _serving(service: _Service) -> AsyncIterator[str]:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "s.sock")
+        server = GrpcServer([service])
+        await server.start(path=path, ssl=None)
+        try:
+            yield path
+        finally:
+            server.close()
+            await server.wait_closed()
+
+
+def _unary(channel: Channel, name: str) -> UnaryUnaryMethod[BytesValue, BytesValue]:
+    return UnaryUnaryMethod(channel, f"/test.Svc/{name}", BytesValue, BytesValue)
+
+
+def test_unary_calls_metadata_and_many_concurrent_calls() -> None:
+    service = _service()
+
+    async def main() -> None:
+        async with _serving(service) as path:
+            channel = Channel(path=path)
+            try:
+                reply = await _unary(channel, "EchoMetadata")(
+                    BytesValue(value=b"abc"), metadata={"multiplex_id": "m-1", "x-bin": b"\x00\xff"}
+                )
+                assert reply.value == b"cba"
+                replies = await asyncio.gather(
+                    *(_unary(channel, "Echo")(BytesValue(value=b"%d" % i)) for i in range(200))
+                )
+                assert [r.value for r in replies] == [(b"%d" % i)[::-1] for i in range(200)]
+            finally:
+                channel.close()
+
+    asyncio.run(main())
+    metadata = service.seen_metadata[0]
+    assert metadata.getall("multiplex_id") == ["m-1"]
+    assert metadata.getall("x-bin") == [b"\x00\xff"]
+    assert "content-type" not in metadata and "te" not in metadata
+
+
+def test_messages_larger_than_every_window_go_both_ways() -> None:
+    # 3 MB exceeds our stream window (1 MiB) and grpclib's 64 KiB default receive window, so
+    # both sides must top each other's windows up for the call to finish at all.
+    payload = os.urandom(3 * 1024 * 1024)
+
+    async def main() -> bytes:
+        async with _serving(_service()) as path:
+            channel = Channel(path=path)
+            try:
+                reply = await _unary(channel, "Echo")(BytesValue(value=payload), timeout=20)
+                return reply.value
+            finally:
+                channel.close()
+
+    assert asyncio.run(main()) == payload[::-1]
+
+
+def test_errors_reach_the_client_with_status_and_message_but_no_internals() -> None:
+    async def main() -> tuple[GRPCError, GRPCError, GRPCError]:
+        async with _serving(_service()) as path:
+            channel = Channel(path=path)
+            errors = []
+            try:
+                for name in ("Fail", "Crash", "Missing"):
+                    with pytest.raises(GRPCError) as caught:
+                        await _unary(channel, name)(BytesValue(value=b"role x"))
+                    errors.append(caught.value)
+            finally:
+                channel.close()
+            return errors[0], errors[1], errors[2]
+
+    fail, crash, missing = asyncio.run(main())
+    assert (fail.status, fail.message) == (Status.NOT_FOUND, "role x ü%")
+    assert crash.status is Status.UNKNOWN and "secret" not in (crash.message or "")
+    assert missing.status is Status.UNIMPLEMENTED and "/test.Svc/Missing" in (missing.message or "")
+
+
+def test_a_bidirectional_stream_ends_when_the_client_ends_it() -> None:
+    async def main() -> list[bytes]:
+        async with _serving(_service()) as path:
+            channel = Channel(path=path)
+            method = StreamStreamMethod(channel, "/test.Svc/Chat", BytesValue, BytesValue)
+            try:
+                async with method.open() as stream:
+                    got = []
+                    for word in (b"a", b"b"):
+                        await stream.send_message(BytesValue(value=word))
+                        reply = await stream.recv_message()
+                        assert reply is not None
+                        got.append(reply.value)
+                    await stream.end()
+                    last = await stream.recv_message()
+                    assert last is not None
+                    got.append(last.value)
+                    return got
+            finally:
+                channel.close()
+
+    assert asyncio.run(main()) == [b"A", b"B", b"2"]
+
+
+# --- raw HTTP/2 ----------------------------------------------------------------------------
+
+
+class _RawClient:
+    """Speaks HTTP/2 frame by frame; headers are coded by the hpack package."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.encoder = hpack.Encoder()
+        self.decoder = hpack.Decoder()
+
+    @classmethod
+    async def connect(cls, path: str, *, settings: bytes = b"") -> _RawClient:
+        reader, writer = await asyncio.open_unix_connection(path)
+        client = cls(reader, writer)
+        writer.write(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        client.send(4, 0, 0, settings)
+        return client
+
+    def send(self, kind: int, flags: int, stream_id: int, payload: bytes) -> None:
+        length = len(payload)
+        self.writer.write(struct.pack(">HBBBL", length >> 8, length & 255, kind, flags, stream_id))
+        self.writer.write(payload)
+
+    def request_block(self, method: str, **extra: str) -> bytes:
+        headers = [
+            (":method", "POST"),
+            (":scheme", "http"),
+            (":path", f"/test.Svc/{method}"),
+            (":authority", "localhost"),
+            ("content-type", "application/grpc"),
+            ("te", "trailers"),
+            *extra.items(),
+        ]
+        return bytes(self.encoder.encode([(k.replace("_", "-"), v) for k, v in headers]))
+
+    @staticmethod
+    def message(value: bytes) -> bytes:
+        body = BytesValue(value=value).SerializeToString()
+        return struct.pack(">BL", 0, len(body)) + body
+
+    async def frame(self) -> tuple[int, int, int, bytes]:
+        high, low, kind, flags, stream_id = struct.unpack(">HBBBL", await self.reader.readexactly(9))
+        payload = await self.reader.readexactly((high << 8) | low)
+        return kind, flags, stream_id, payload
+
+    async def until(self, kind: int, stream_id: int | None = None) -> tuple[int, bytes]:
+        """Frames up to the next one of ``kind`` (HEADERS are decoded on the way, in order)."""
+        while True:
+            got, flags, sid, payload = await asyncio.wait_for(self.frame(), 5)
+            if got == 1:
+                decoded = self.decoder.decode(payload)
+                if got == kind and (stream_id is None or sid == stream_id):
+                    return flags, repr(dict(decoded)).encode()
+            elif got == kind and (stream_id is None or sid == stream_id):
+                return flags, payload
+
+
+def _raw_test(body: Callable[[str, _Service], Awaitable[None]]) -> _Service:
+    service = _service()
+
+    async def main() -> None:
+        async with _serving(service) as path:
+            await body(path, service)
+
+    asyncio.run(main())
+    return service
+
+
+def test_ping_is_answered_with_the_same_payload() -> None:
+    async def body(path: str, service: _Service) -> None:
+        client = await _RawClient.connect(path)
+        client.send(6, 0, 0, b"12345678")
+        flags, payload = await client.until(6)
+        assert (flags, payload) == (1, b"12345678")
+
+    _raw_test(body)
+
+
+def test_a_header_block_split_over_continuations_with_padding_is_read() -> None:
+    async def body(path: str, service: _Service) -> None:
+        client = await _RawClient.connect(path)
+        block = client.request_block("Echo")
+        padded = bytes([3]) + block[:5] + b"\x00\x00\x00"
+        client.send(1, 0x08, 1, padded)  # HEADERS, PADDED, no END_HEADERS
+        client.send(9, 0, 1, block[5:9])  # CONTINUATION
+        client.send(9, 0x04, 1, block[9:])  # CONTINUATION, END_HEADERS
+        message = client.message(b"hello")
+        client.send(0, 0x08 | 0x01, 1, bytes([2]) + message + b"\x00\x00")  # padded DATA, END
+        _, data = await client.until(0, 1)
+        assert BytesValue.FromString(data[5:]).value == b"olleh"
+        flags, trailers = await client.until(1, 1)
+        assert flags & 0x01 and b"'grpc-status': '0'" in trailers
+
+    _raw_test(body)
+
+
+def test_a_reply_waits_for_the_peers_window() -> None:
+    async def body(path: str, service: _Service) -> None:
+        # The client allows 10 bytes per stream: the reply's 5-byte prefix and 1,000-byte body
+        # must come in window-sized pieces, each after a WINDOW_UPDATE.
+        client = await _RawClient.connect(path, settings=struct.pack(">HL", 4, 10))
+        client.send(1, 0x04, 1, client.request_block("Echo"))
+        client.send(0, 0x01, 1, client.message(b"x" * 1000))
+        received = b""
+        _, data = await client.until(0, 1)
+        received += data
+        assert len(data) == 10
+        while len(received) < 1008:
+            client.send(8, 0, 1, struct.pack(">L", 500))
+            _, data = await client.until(0, 1)
+            assert len(data) <= 500
+            received += data
+        flags, trailers = await client.until(1, 1)
+        assert flags & 0x01 and b"'grpc-status': '0'" in trailers
+        assert BytesValue.FromString(received[5:]).value == b"x" * 1000
+
+    _raw_test(body)
+
+
+def test_a_reset_stream_cancels_its_handler() -> None:
+    async def body(path: str, service: _Service) -> None:
+        client = await _RawClient.connect(path)
+        client.send(1, 0x04, 1, client.request_block("Hang"))
+        client.send(0, 0x01, 1, client.message(b""))
+        await asyncio.sleep(0.2)
+        client.send(3, 0, 1, struct.pack(">L", 8))  # RST_STREAM, CANCEL
+        for _ in range(50):
+            if service.cancelled:
+                break
+            await asyncio.sleep(0.02)
+        assert service.cancelled == ["hang"]  # while the connection is still open
+
+    _raw_test(body)
+
+
+def test_the_deadline_ends_the_call_with_deadline_exceeded() -> None:
+    async def body(path: str, service: _Service) -> None:
+        client = await _RawClient.connect(path)
+        client.send(1, 0x04, 1, client.request_block("Hang", grpc_timeout="100m"))
+        client.send(0, 0x01, 1, client.message(b""))
+        flags, trailers = await client.until(1, 1)
+        assert flags & 0x01 and b"'grpc-status': '4'" in trailers
+        assert service.cancelled == ["hang"]
+
+    _raw_test(body)
+
+
+@pytest.mark.parametrize(
+    ("frames", "code"),
+    [
+        ([(1, 0x05, 2, "block")], 1),  # a client cannot open an even stream
+        ([(1, 0x04, 1, b"\x80")], 9),  # header index 0: COMPRESSION_ERROR
+        ([(1, 0x00, 1, "block"), (6, 0, 0, b"12345678")], 1),  # PING inside a header block
+        ([(0, 0x01, 7, b"\x00")], 1),  # DATA on a stream never opened
+        ([(6, 0, 0, b"1234")], 6),  # a PING of 4 bytes: FRAME_SIZE_ERROR
+        ([(4, 0, 0, struct.pack(">HL", 5, 100))], 1),  # MAX_FRAME_SIZE below 16,384
+        ([(8, 0, 0, b"\x00\x00\x00\x00")], 1),  # a zero window increment
+    ],
+)
+def test_protocol_errors_end_the_connection_with_goaway(
+    frames: list[tuple[int, int, int, bytes | str]], code: int
+) -> None:
+    async def body(path: str, service: _Service) -> None:
+        client = await _RawClient.connect(path)
+        for kind, flags, stream_id, payload in frames:
+            data = client.request_block("Echo") if payload == "block" else payload
+            assert isinstance(data, bytes)
+            client.send(kind, flags, stream_id, data)
+        _, payload = await client.until(7)
+        assert struct.unpack(">L", payload[4:8])[0] == code
+        assert await asyncio.wait_for(client.reader.read(), 5) == b""  # and closes
+
+    _raw_test(body)
+
+
+def test_a_connection_that_is_not_http2_is_closed() -> None:
+    async def body(path: str, service: _Service) -> None:
+        reader, writer = await asyncio.open_unix_connection(path)
+        writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        data = await asyncio.wait_for(reader.read(), 5)
+        assert data[3] == 4  # our SETTINGS, then GOAWAY, then the end
+        assert b"\x07\x00\x00\x00\x00\x00" in data
+
+    _raw_test(body)
+
+
+def test_a_lost_connection_cancels_its_handlers() -> None:
+    async def body(path: str, service: _Service) -> None:
+        client = await _RawClient.connect(path)
+        client.send(1, 0x04, 1, client.request_block("Hang"))
+        client.send(0, 0x01, 1, client.message(b""))
+        await asyncio.sleep(0.2)
+        client.writer.close()
+        for _ in range(50):
+            if service.cancelled:
+                break
+            await asyncio.sleep(0.02)
+
+    assert _raw_test(body).cancelled == ["hang"]
