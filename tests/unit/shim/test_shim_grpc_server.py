@@ -41,6 +41,7 @@ class _Service:
 
 async def _echo(stream: Stream[Any, Any]) -> None:
     request = await stream.recv_message()
+    assert request is not None
     await stream.send_message(BytesValue(value=request.value[::-1]))
 
 
@@ -53,6 +54,7 @@ def _service() -> _Service:
 
     async def fail(stream: Stream[Any, Any]) -> None:
         request = await stream.recv_message()
+        assert request is not None
         raise GRPCError(Status.NOT_FOUND, request.value.decode() + " ü%")
 
     async def crash(stream: Stream[Any, Any]) -> None:
@@ -109,8 +111,9 @@ def test_unary_calls_metadata_and_many_concurrent_calls() -> None:
         async with _serving(service) as path:
             channel = Channel(path=path)
             try:
+                sent: dict[str, str | bytes] = {"multiplex_id": "m-1", "x-bin": b"\x00\xff"}
                 reply = await _unary(channel, "EchoMetadata")(
-                    BytesValue(value=b"abc"), metadata={"multiplex_id": "m-1", "x-bin": b"\x00\xff"}
+                    BytesValue(value=b"abc"), metadata=sent
                 )
                 assert reply.value == b"cba"
                 replies = await asyncio.gather(
