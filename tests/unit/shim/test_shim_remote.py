@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import threading
 import time
 from typing import Any
 
@@ -14,6 +15,7 @@ from grpclib.server import Server
 from tencentcloud_secrets_shim import logical
 from tencentcloud_secrets_shim._proto.vault import backend_grpc
 from tencentcloud_secrets_shim._proto.vault import backend_pb2 as pb
+from tencentcloud_secrets_shim.grpc_server import GrpcServer
 from tencentcloud_secrets_shim.remote import BrokerTarget, MountConnections, RemoteStorage
 
 
@@ -110,3 +112,43 @@ def test_unreachable_broker_is_a_storage_error_not_a_hang() -> None:
     storage = RemoteStorage(MountConnections(BrokerTarget("/nonexistent/socket", None)))
     with pytest.raises(logical.StorageError, match="storage call to Vault failed"):
         storage.list("roles/")
+
+
+def test_a_connection_vault_ends_with_goaway_while_idle_is_replaced(tmp_path: Any) -> None:
+    """What Vault's gRPC server does to a connection whose keepalive pings went unanswered
+    (a worker's loop does not run between calls): GOAWAY, then close. The next call from that
+    thread dials again: here the client reads the GOAWAY before it sends, so it reconnects
+    without the shim's retry, which covers a connection that vanished without one (above)."""
+    socket_path = str(tmp_path / "broker.sock")
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+
+    def start() -> GrpcServer:
+        async def go() -> GrpcServer:
+            server = GrpcServer([_Storage()])
+            await server.start(path=socket_path, ssl=None)
+            return server
+
+        return asyncio.run_coroutine_threadsafe(go(), loop).result(5)
+
+    def stop(server: GrpcServer) -> None:
+        async def go() -> None:
+            server.close()
+            await server.wait_closed()
+
+        asyncio.run_coroutine_threadsafe(go(), loop).result(5)
+
+    server = start()
+    storage = RemoteStorage(MountConnections(BrokerTarget(socket_path, None)))
+    try:
+        assert storage.get("k") == logical.StorageEntry("k", b"v")
+        stop(server)  # GOAWAY and close, while this thread's loop is not running
+        os.unlink(socket_path)
+        server = start()
+        assert storage.get("k") == logical.StorageEntry("k", b"v")
+        assert len(server.connections) == 1
+    finally:
+        stop(server)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
