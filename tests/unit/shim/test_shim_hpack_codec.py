@@ -47,8 +47,7 @@ def test_decodes_what_an_independent_encoder_writes_across_many_blocks(huffman: 
         if i == 300:
             encoder.header_table_size = 4096
         wire = [
-            hpack.NeverIndexedHeaderTuple(n, v) if n == b"x-secret" else (n, v)
-            for n, v in headers
+            hpack.NeverIndexedHeaderTuple(n, v) if n == b"x-secret" else (n, v) for n, v in headers
         ]
         block = encoder.encode(wire, huffman=huffman)
         assert decoder.decode(block) == headers, f"block {i}"
