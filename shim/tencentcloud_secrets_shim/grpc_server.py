@@ -19,8 +19,7 @@ is closed; it never reaches a handler. It does not offer server push, compressio
 priorities (none is used by gRPC clients).
 
 Services are grpclib's generated bases (``__mapping__``) and handlers receive a
-:class:`ServerStream`, which is a ``grpclib.server.Stream`` to them: grpclib still serves as
-the client for brokered connections (``remote.py``).
+:class:`ServerStream`, which is a ``grpclib.server.Stream`` to them.
 """
 
 from __future__ import annotations
@@ -41,42 +40,49 @@ from grpclib.metadata import Deadline, decode_timeout, encode_grpc_message
 from multidict import MultiDict
 
 from . import hpack_codec
+from .http2 import (
+    CANCEL,
+    COMPRESSION_ERROR,
+    CONTINUATION,
+    DATA,
+    DEFAULT_FRAME_SIZE,
+    DEFAULT_WINDOW,
+    FLAG_ACK,
+    FLAG_END_HEADERS,
+    FLAG_END_STREAM,
+    FLAG_PADDED,
+    FLAG_PRIORITY,
+    FLOW_CONTROL_ERROR,
+    FRAME_HEADER,
+    FRAME_SIZE_ERROR,
+    GOAWAY,
+    HEADERS,
+    MAX_FRAME_SIZE_LIMIT,
+    MAX_WINDOW,
+    NO_ERROR,
+    PING,
+    PREFACE,
+    PRIORITY,
+    PROTOCOL_ERROR,
+    PUSH_PROMISE,
+    REFUSED_STREAM,
+    RST_STREAM,
+    SETTING,
+    SETTINGS,
+    SETTINGS_ENABLE_PUSH,
+    SETTINGS_INITIAL_WINDOW_SIZE,
+    SETTINGS_MAX_FRAME_SIZE,
+    SETTINGS_MAX_HEADER_LIST_SIZE,
+    STREAM_CLOSED,
+    U32,
+    WINDOW_UPDATE,
+    ConnectionProtocolError,
+    frame,
+    unpad,
+)
 
 log = logging.getLogger(__name__)
 
-PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-
-# Frame types (RFC 9113, 6)
-DATA, HEADERS, PRIORITY, RST_STREAM, SETTINGS, PUSH_PROMISE, PING, GOAWAY = range(8)
-WINDOW_UPDATE, CONTINUATION = 8, 9
-# Flags
-FLAG_END_STREAM = 0x1
-FLAG_ACK = 0x1
-FLAG_END_HEADERS = 0x4
-FLAG_PADDED = 0x8
-FLAG_PRIORITY = 0x20
-# Settings
-SETTINGS_HEADER_TABLE_SIZE = 0x1
-SETTINGS_ENABLE_PUSH = 0x2
-SETTINGS_MAX_CONCURRENT_STREAMS = 0x3
-SETTINGS_INITIAL_WINDOW_SIZE = 0x4
-SETTINGS_MAX_FRAME_SIZE = 0x5
-SETTINGS_MAX_HEADER_LIST_SIZE = 0x6
-# Error codes
-NO_ERROR = 0x0
-PROTOCOL_ERROR = 0x1
-INTERNAL_ERROR = 0x2
-FLOW_CONTROL_ERROR = 0x3
-STREAM_CLOSED = 0x5
-FRAME_SIZE_ERROR = 0x6
-REFUSED_STREAM = 0x7
-CANCEL = 0x8
-COMPRESSION_ERROR = 0x9
-
-DEFAULT_WINDOW = 65_535
-MAX_WINDOW = 2**31 - 1
-DEFAULT_FRAME_SIZE = 16_384
-MAX_FRAME_SIZE_LIMIT = 2**24 - 1
 # What we let the peer send: a request body of any size streams through without waiting for a
 # window update, because windows are topped up as soon as a quarter has been used.
 STREAM_WINDOW = 1 << 20
@@ -84,10 +90,7 @@ CONNECTION_WINDOW = 1 << 24
 MAX_HEADER_BLOCK = 1 << 20  # bytes of one encoded header block, CONTINUATIONs included
 MAX_GRPC_MESSAGE_CHARS = 4096  # of an error message in a trailer, after percent-encoding
 
-_FRAME_HEADER = struct.Struct(">HBBBL")
-_SETTING = struct.Struct(">HL")
 _MESSAGE_PREFIX = struct.Struct(">BL")
-_U32 = struct.Struct(">L")
 
 _CONTENT_TYPE_GRPC = hpack_codec.literal_with_static_name(31, b"application/grpc")
 RESPONSE_HEADERS = hpack_codec.indexed(8) + _CONTENT_TYPE_GRPC  # :status 200
@@ -104,19 +107,6 @@ _NOT_METADATA = frozenset(
         b"grpc-message-type",
     )
 )
-
-
-class ConnectionProtocolError(Exception):
-    """The peer broke HTTP/2; the connection ends with GOAWAY carrying ``code``."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-def frame(kind: int, flags: int, stream_id: int, payload: bytes = b"") -> bytes:
-    length = len(payload)
-    return _FRAME_HEADER.pack(length >> 8, length & 0xFF, kind, flags, stream_id) + payload
 
 
 def _trailers(status: Status, message: str | None) -> bytes:
@@ -190,7 +180,7 @@ class Connection(asyncio.Protocol):
         self._transport = transport
         self._server.connections.add(self)
         settings = b"".join(
-            _SETTING.pack(key, value)
+            SETTING.pack(key, value)
             for key, value in (
                 (SETTINGS_ENABLE_PUSH, 0),
                 (SETTINGS_INITIAL_WINDOW_SIZE, STREAM_WINDOW),
@@ -198,7 +188,7 @@ class Connection(asyncio.Protocol):
             )
         )
         self.write(frame(SETTINGS, 0, 0, settings))
-        self.write(frame(WINDOW_UPDATE, 0, 0, _U32.pack(CONNECTION_WINDOW - DEFAULT_WINDOW)))
+        self.write(frame(WINDOW_UPDATE, 0, 0, U32.pack(CONNECTION_WINDOW - DEFAULT_WINDOW)))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._server.connections.discard(self)
@@ -224,7 +214,7 @@ class Connection(asyncio.Protocol):
                 pos = len(PREFACE)
             end = len(buffer)
             while end - pos >= 9:
-                high, low, kind, flags, stream_id = _FRAME_HEADER.unpack_from(buffer, pos)
+                high, low, kind, flags, stream_id = FRAME_HEADER.unpack_from(buffer, pos)
                 length = (high << 8) | low
                 if length > DEFAULT_FRAME_SIZE:
                     raise ConnectionProtocolError(FRAME_SIZE_ERROR, f"{length}-byte frame")
@@ -282,15 +272,15 @@ class Connection(asyncio.Protocol):
         counted = len(payload)  # padding counts against the window too
         self._unacked += counted
         if self._unacked >= CONNECTION_WINDOW // 4:
-            self.write(frame(WINDOW_UPDATE, 0, 0, _U32.pack(self._unacked)))
+            self.write(frame(WINDOW_UPDATE, 0, 0, U32.pack(self._unacked)))
             self._unacked = 0
         if flags & FLAG_PADDED:
-            payload = _unpad(payload)
+            payload = unpad(payload)
         stream = self.streams.get(stream_id)
         if stream is None:
             if stream_id > self._last_stream_id:
                 raise ConnectionProtocolError(PROTOCOL_ERROR, "DATA on an idle stream")
-            self.write(frame(RST_STREAM, 0, stream_id, _U32.pack(STREAM_CLOSED)))
+            self.write(frame(RST_STREAM, 0, stream_id, U32.pack(STREAM_CLOSED)))
             return
         stream.data_received(payload, counted, bool(flags & FLAG_END_STREAM))
 
@@ -298,7 +288,7 @@ class Connection(asyncio.Protocol):
         if not stream_id:
             raise ConnectionProtocolError(PROTOCOL_ERROR, "HEADERS on stream 0")
         if flags & FLAG_PADDED:
-            payload = _unpad(payload)
+            payload = unpad(payload)
         if flags & FLAG_PRIORITY:
             if len(payload) < 5:
                 raise ConnectionProtocolError(FRAME_SIZE_ERROR, "HEADERS too short")
@@ -337,7 +327,7 @@ class Connection(asyncio.Protocol):
             raise ConnectionProtocolError(PROTOCOL_ERROR, f"client cannot open stream {stream_id}")
         self._last_stream_id = stream_id
         if self._going_away:
-            self.write(frame(RST_STREAM, 0, stream_id, _U32.pack(REFUSED_STREAM)))
+            self.write(frame(RST_STREAM, 0, stream_id, U32.pack(REFUSED_STREAM)))
             return
         self._open_stream(stream_id, headers, end_stream)
 
@@ -387,7 +377,7 @@ class Connection(asyncio.Protocol):
     def _on_window_update(self, stream_id: int, payload: bytes) -> None:
         if len(payload) != 4:
             raise ConnectionProtocolError(FRAME_SIZE_ERROR, "malformed WINDOW_UPDATE")
-        increment = _U32.unpack(payload)[0] & 0x7FFFFFFF
+        increment = U32.unpack(payload)[0] & 0x7FFFFFFF
         if not stream_id:
             if not increment:
                 raise ConnectionProtocolError(PROTOCOL_ERROR, "zero window increment")
@@ -403,7 +393,7 @@ class Connection(asyncio.Protocol):
             self.streams.pop(stream_id, None)
             self._blocked.pop(stream_id, None)
             code = PROTOCOL_ERROR if not increment else FLOW_CONTROL_ERROR
-            self.write(frame(RST_STREAM, 0, stream_id, _U32.pack(code)))
+            self.write(frame(RST_STREAM, 0, stream_id, U32.pack(code)))
             stream.abandon()
             return
         stream.send_window += increment
@@ -421,7 +411,7 @@ class Connection(asyncio.Protocol):
         if len(payload) % 6:
             raise ConnectionProtocolError(FRAME_SIZE_ERROR, "malformed SETTINGS")
         for offset in range(0, len(payload), 6):
-            key, value = _SETTING.unpack_from(payload, offset)
+            key, value = SETTING.unpack_from(payload, offset)
             if key == SETTINGS_INITIAL_WINDOW_SIZE:
                 if value > MAX_WINDOW:
                     raise ConnectionProtocolError(FLOW_CONTROL_ERROR, "initial window too large")
@@ -492,25 +482,19 @@ class Connection(asyncio.Protocol):
     def reset(self, stream_id: int, code: int) -> None:
         self.streams.pop(stream_id, None)
         self._blocked.pop(stream_id, None)
-        self.write(frame(RST_STREAM, 0, stream_id, _U32.pack(code)))
+        self.write(frame(RST_STREAM, 0, stream_id, U32.pack(code)))
 
     def replenish(self, stream_id: int, consumed: int) -> None:
-        self.write(frame(WINDOW_UPDATE, 0, stream_id, _U32.pack(consumed)))
+        self.write(frame(WINDOW_UPDATE, 0, stream_id, U32.pack(consumed)))
 
     def go_away(self, code: int, reason: str) -> None:
         if code != NO_ERROR:
             log.warning("closing a connection from Vault", extra={"reason": reason})
-        payload = _U32.pack(self._last_stream_id) + _U32.pack(code)
+        payload = U32.pack(self._last_stream_id) + U32.pack(code)
         self.write(frame(GOAWAY, 0, 0, payload))
         self._flush()
         if self._transport is not None:
             self._transport.close()
-
-
-def _unpad(payload: bytes) -> bytes:
-    if not payload or payload[0] >= len(payload):
-        raise ConnectionProtocolError(PROTOCOL_ERROR, "padding longer than the frame")
-    return payload[1 : len(payload) - payload[0]]
 
 
 def _metadata_item(name: bytes, value: bytes) -> tuple[str, str | bytes]:

@@ -116,9 +116,9 @@ def test_unreachable_broker_is_a_storage_error_not_a_hang() -> None:
 
 def test_a_connection_vault_ends_with_goaway_while_idle_is_replaced(tmp_path: Any) -> None:
     """What Vault's gRPC server does to a connection whose keepalive pings went unanswered
-    (a worker's loop does not run between calls): GOAWAY, then close. The next call from that
-    thread dials again: here the client reads the GOAWAY before it sends, so it reconnects
-    without the shim's retry, which covers a connection that vanished without one (above)."""
+    (nobody reads a worker's connection between calls): GOAWAY, then close. The next call
+    from that thread finds the GOAWAY, which names a last stream before its own, and is
+    repeated once on a fresh connection."""
     socket_path = str(tmp_path / "broker.sock")
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)

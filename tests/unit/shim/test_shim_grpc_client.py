@@ -1,0 +1,132 @@
+"""The blocking client against an independent gRPC server (grpclib's)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from google.protobuf.wrappers_pb2 import BytesValue
+from grpclib.const import Cardinality, Handler
+from grpclib.const import Status as GrpclibStatus
+from grpclib.exceptions import GRPCError
+from grpclib.server import Server
+
+from tencentcloud_secrets_shim import rpc
+from tencentcloud_secrets_shim.grpc_client import UnaryClient
+
+
+class _Service:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def echo(self, stream: Any) -> None:
+        request = await stream.recv_message()
+        self.calls += 1
+        size = int(request.value[:12]) if request.value[:1].isdigit() else 0
+        await stream.send_message(BytesValue(value=(request.value[::-1] + b"r" * size)))
+
+    async def fail(self, stream: Any) -> None:
+        await stream.recv_message()
+        raise GRPCError(GrpclibStatus.NOT_FOUND, "no such key: ü 100%")
+
+    async def slow(self, stream: Any) -> None:
+        await stream.recv_message()
+        await asyncio.sleep(3)
+        await stream.send_message(BytesValue())
+
+    def __mapping__(self) -> dict[str, Handler]:
+        return {
+            f"/t.S/{name}": Handler(
+                getattr(self, name), Cardinality.UNARY_UNARY, BytesValue, BytesValue
+            )
+            for name in ("echo", "fail", "slow")
+        }
+
+
+@pytest.fixture
+def served(tmp_path: Any) -> Iterator[tuple[str, _Service]]:
+    path = str(tmp_path / "s.sock")
+    service = _Service()
+    loop = asyncio.new_event_loop()
+
+    async def start() -> Server:
+        server = Server([service])
+        await server.start(path=path)
+        return server
+
+    server = loop.run_until_complete(start())
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    yield path, service
+    loop.call_soon_threadsafe(server.close)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(5)
+
+
+def test_calls_in_sequence_share_one_connection(served: tuple[str, _Service]) -> None:
+    path, service = served
+    client = UnaryClient(path, None)
+    for i in range(50):
+        reply = client.call("/t.S/echo", BytesValue(value=b"x%d" % i), BytesValue, 5)
+        assert reply.value == (b"x%d" % i)[::-1]
+    assert service.calls == 50
+    client.close()
+
+
+def test_large_messages_wait_for_and_return_window_updates(served: tuple[str, _Service]) -> None:
+    # 3 MB out: the server's window is 64 KiB, so the client must wait for its updates.
+    # 10 MB back: more than the client's 4 MiB window, so it must top the server's up.
+    path, _ = served
+    client = UnaryClient(path, None)
+    request = b"%012d" % (10 * 1024 * 1024) + os.urandom(3 * 1024 * 1024)
+    reply = client.call("/t.S/echo", BytesValue(value=request), BytesValue, 30)
+    assert reply.value == request[::-1] + b"r" * (10 * 1024 * 1024)
+    client.close()
+
+
+def test_a_status_from_the_server_is_an_rpc_error_with_its_message(
+    served: tuple[str, _Service],
+) -> None:
+    path, _ = served
+    client = UnaryClient(path, None)
+    with pytest.raises(rpc.RpcError) as caught:
+        client.call("/t.S/fail", BytesValue(), BytesValue, 5)
+    assert caught.value.status is rpc.Status.NOT_FOUND
+    assert caught.value.message == "no such key: ü 100%"
+    # The connection is still good for the next call.
+    assert client.call("/t.S/echo", BytesValue(value=b"ab"), BytesValue, 5).value == b"ba"
+
+
+def test_no_answer_in_time_is_a_timeout_and_the_next_call_reconnects(
+    served: tuple[str, _Service],
+) -> None:
+    path, _ = served
+    client = UnaryClient(path, None)
+    with pytest.raises(TimeoutError):
+        client.call("/t.S/slow", BytesValue(), BytesValue, 0.3)
+    assert client.call("/t.S/echo", BytesValue(value=b"ab"), BytesValue, 5).value == b"ba"
+
+
+def test_an_unknown_method_is_unimplemented(served: tuple[str, _Service]) -> None:
+    path, _ = served
+    with pytest.raises(rpc.RpcError) as caught:
+        UnaryClient(path, None).call("/t.S/nope", BytesValue(), BytesValue, 5)
+    assert caught.value.status is rpc.Status.UNIMPLEMENTED
+
+
+def test_timeouts_and_messages_round_trip() -> None:
+    for seconds in (0.0004, 0.5, 59.9, 10**6, 10**9):
+        text = rpc.encode_timeout(seconds)
+        assert 0 < len(text) <= 9
+        assert rpc.decode_timeout(text) >= seconds
+    for bad in ("", "m", "123456789m", "12x", "-1S"):
+        with pytest.raises(ValueError, match="grpc-timeout"):
+            rpc.decode_timeout(bad)
+    for text in ("plain", "100% sure", "ü\n\x7f", "%zz"):
+        assert rpc.decode_message(rpc.encode_message(text)) == text
+    assert rpc.encode_message("a%b\n") == b"a%25b%0A"
+    assert rpc.decode_message(b"broken %z escape %4") == "broken %z escape %4"
