@@ -1,4 +1,4 @@
-"""Generate the shim's Python protobuf and grpclib modules from protos/.
+"""Generate the shim's Python protobuf modules from protos/.
 
 protoc names modules after the .proto paths (``vault.backend_pb2``); the generated code
 lives inside the ``tencentcloud_secrets_shim._proto`` package, so every reference is
@@ -33,17 +33,14 @@ def _protoc(out: Path) -> None:
 
     include = Path(grpc_tools.__file__).parent / "_proto"
     sources = sorted(str(p.relative_to(PROTOS)) for p in PROTOS.rglob("*.proto"))
-    plugin = Path(sys.executable).parent / "protoc-gen-grpclib_python"
     cmd = [
         sys.executable,
         "-m",
         "grpc_tools.protoc",
         f"-I{PROTOS}",
         f"-I{include}",
-        f"--plugin=protoc-gen-grpclib_python={plugin}",
         f"--python_out={out}",
         f"--pyi_out={out}",
-        f"--grpclib_python_out={out}",
         *sources,
     ]
     subprocess.run(cmd, check=True, cwd=PROTOS)
@@ -66,9 +63,6 @@ def generate(out: Path) -> None:
     with tempfile.TemporaryDirectory() as raw:
         _protoc(Path(raw))
         shutil.copytree(raw, out)
-    for grpc_module in out.rglob("*_grpc.py"):
-        if "class " not in grpc_module.read_text():
-            grpc_module.unlink()  # a .proto without services gets an empty stub
     for module in [*out.rglob("*.py"), *out.rglob("*.pyi")]:
         _rewrite(module)
     for directory in [out, *(d for d in out.rglob("*") if d.is_dir())]:

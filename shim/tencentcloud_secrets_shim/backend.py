@@ -15,21 +15,17 @@ import contextlib
 import dataclasses
 import functools
 import logging
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from grpclib import GRPCError, Status
-from grpclib.server import Stream
-
 from . import logical, translate
-from ._proto.vault import backend_grpc, multiplexing_grpc
 from ._proto.vault import backend_pb2 as pb
 from ._proto.vault import multiplexing_pb2 as mpb
-from ._proto.vault.logical import version_grpc
 from ._proto.vault.logical import version_pb2 as vpb
 from .goplugin import Broker
+from .grpc_server import ServerStream
 from .remote import MountConnections, RemoteStorage, RemoteSystemView
+from .rpc import RpcError, Status
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -67,14 +63,14 @@ class Mount:
     executor: concurrent.futures.ThreadPoolExecutor
 
 
-def multiplex_id(stream: Stream[Any, Any]) -> str:
-    ids = stream.metadata.getall("multiplex_id", []) if stream.metadata else []
+def multiplex_id(stream: ServerStream[Any]) -> str:
+    ids = stream.metadata.get("multiplex_id", [])
     if len(ids) != 1 or not ids[0]:
-        raise GRPCError(Status.INVALID_ARGUMENT, "missing or ambiguous multiplex_id metadata")
+        raise RpcError(Status.INVALID_ARGUMENT, "missing or ambiguous multiplex_id metadata")
     return str(ids[0])
 
 
-class BackendService(backend_grpc.BackendBase):
+class BackendService:
     def __init__(
         self,
         factory: BackendFactory,
@@ -100,14 +96,14 @@ class BackendService(backend_grpc.BackendBase):
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(mount.executor, functools.partial(fn, *args))
 
-    def _mount(self, stream: Stream[Any, Any]) -> Mount:
+    def _mount(self, stream: ServerStream[Any]) -> Mount:
         mid = multiplex_id(stream)
         mount = self.mounts.get(mid)
         if mount is None:
-            raise GRPCError(Status.FAILED_PRECONDITION, f"no backend set up for multiplex id {mid}")
+            raise RpcError(Status.FAILED_PRECONDITION, f"no backend set up for multiplex id {mid}")
         return mount
 
-    async def Setup(self, stream: Stream[pb.SetupArgs, pb.SetupReply]) -> None:
+    async def Setup(self, stream: ServerStream[pb.SetupArgs]) -> None:
         args = await stream.recv_message()
         assert args is not None
         mid = multiplex_id(stream)
@@ -148,7 +144,7 @@ class BackendService(backend_grpc.BackendBase):
         )
         await stream.send_message(pb.SetupReply())
 
-    async def Initialize(self, stream: Stream[pb.InitializeArgs, pb.InitializeReply]) -> None:
+    async def Initialize(self, stream: ServerStream[pb.InitializeArgs]) -> None:
         await stream.recv_message()
         mount = self._mount(stream)
         reply = pb.InitializeReply()
@@ -159,20 +155,20 @@ class BackendService(backend_grpc.BackendBase):
             reply.err.CopyFrom(translate.error_to_proto(exc))
         await stream.send_message(reply)
 
-    async def Type(self, stream: Stream[pb.Empty, pb.TypeReply]) -> None:
+    async def Type(self, stream: ServerStream[pb.Empty]) -> None:
         await stream.recv_message()
         mount = self.mounts.get(multiplex_id(stream))
         kind = mount.backend.backend_type() if mount else logical.TYPE_LOGICAL
         await stream.send_message(pb.TypeReply(type=kind))
 
-    async def SpecialPaths(self, stream: Stream[pb.Empty, pb.SpecialPathsReply]) -> None:
+    async def SpecialPaths(self, stream: ServerStream[pb.Empty]) -> None:
         await stream.recv_message()
         paths = self._mount(stream).backend.special_paths()
         await stream.send_message(
             pb.SpecialPathsReply(paths=translate.special_paths_to_proto(paths))
         )
 
-    async def _request(self, stream: Stream[Any, Any]) -> tuple[Mount, logical.Request]:
+    async def _request(self, stream: ServerStream[Any]) -> tuple[Mount, logical.Request]:
         """Receive a request message, decode it, and hand it the mount's storage."""
         args = await stream.recv_message()
         assert args is not None
@@ -180,12 +176,10 @@ class BackendService(backend_grpc.BackendBase):
         request = translate.request_from_proto(args.request)
         request.storage = mount.storage
         if stream.deadline is not None:
-            request.deadline = time.monotonic() + stream.deadline.time_remaining()
+            request.deadline = stream.deadline
         return mount, request
 
-    async def HandleRequest(
-        self, stream: Stream[pb.HandleRequestArgs, pb.HandleRequestReply]
-    ) -> None:
+    async def HandleRequest(self, stream: ServerStream[pb.HandleRequestArgs]) -> None:
         mount, request = await self._request(stream)
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
@@ -206,14 +200,12 @@ class BackendService(backend_grpc.BackendBase):
             reply = await self._in_mount(mount, _handle_request, mount.backend, request)
         await stream.send_message(reply)
 
-    async def HandleExistenceCheck(
-        self, stream: Stream[pb.HandleExistenceCheckArgs, pb.HandleExistenceCheckReply]
-    ) -> None:
+    async def HandleExistenceCheck(self, stream: ServerStream[pb.HandleExistenceCheckArgs]) -> None:
         mount, request = await self._request(stream)
         reply = await self._in_mount(mount, _existence_check, mount.backend, request)
         await stream.send_message(reply)
 
-    async def InvalidateKey(self, stream: Stream[pb.InvalidateKeyArgs, pb.Empty]) -> None:
+    async def InvalidateKey(self, stream: ServerStream[pb.InvalidateKeyArgs]) -> None:
         args = await stream.recv_message()
         assert args is not None
         mount = self._mount(stream)
@@ -223,7 +215,7 @@ class BackendService(backend_grpc.BackendBase):
             log.error("invalidate failed", exc_info=exc)
         await stream.send_message(pb.Empty())
 
-    async def Cleanup(self, stream: Stream[pb.Empty, pb.Empty]) -> None:
+    async def Cleanup(self, stream: ServerStream[pb.Empty]) -> None:
         await stream.recv_message()
         mount = self.mounts.pop(multiplex_id(stream), None)
         if mount is not None:
@@ -289,19 +281,19 @@ def _existence_check(
     return pb.HandleExistenceCheckReply(check_found=found, exists=exists)
 
 
-class VersionService(version_grpc.PluginVersionBase):
+class VersionService:
     def __init__(self, version: str) -> None:
         self._version = version
 
-    async def Version(self, stream: Stream[vpb.Empty, vpb.VersionReply]) -> None:
+    async def Version(self, stream: ServerStream[vpb.Empty]) -> None:
         await stream.recv_message()
         await stream.send_message(vpb.VersionReply(plugin_version=self._version))
 
 
-class MultiplexingService(multiplexing_grpc.PluginMultiplexingBase):
+class MultiplexingService:
     async def MultiplexingSupport(
         self,
-        stream: Stream[mpb.MultiplexingSupportRequest, mpb.MultiplexingSupportResponse],
+        stream: ServerStream[mpb.MultiplexingSupportRequest],
     ) -> None:
         await stream.recv_message()
         await stream.send_message(mpb.MultiplexingSupportResponse(supported=True))

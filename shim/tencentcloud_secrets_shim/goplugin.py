@@ -7,18 +7,10 @@ import logging
 import ssl
 
 from google.protobuf import empty_pb2
-from grpclib.health.v1.health_grpc import HealthBase
-from grpclib.health.v1.health_pb2 import HealthCheckRequest, HealthCheckResponse
-from grpclib.server import Stream
 
-from ._proto.goplugin import (
-    broker_grpc,
-    broker_pb2,
-    controller_grpc,
-    controller_pb2,
-    stdio_grpc,
-    stdio_pb2,
-)
+from ._proto.goplugin import broker_pb2, controller_pb2
+from ._proto.goplugin.health_pb2 import HealthCheckRequest, HealthCheckResponse
+from .grpc_server import ServerStream
 from .remote import BrokerTarget
 
 log = logging.getLogger(__name__)
@@ -26,7 +18,7 @@ log = logging.getLogger(__name__)
 BROKER_DIAL_TIMEOUT = 5.0  # go-plugin waits as long for a ConnInfo
 
 
-class Broker(broker_grpc.GRPCBrokerBase):
+class Broker:
     """Receives the addresses Vault announces for brokered services."""
 
     def __init__(self, client_ssl: ssl.SSLContext | None) -> None:
@@ -39,7 +31,7 @@ class Broker(broker_grpc.GRPCBrokerBase):
             self._known[service_id] = asyncio.get_running_loop().create_future()
         return self._known[service_id]
 
-    async def StartStream(self, stream: Stream[broker_pb2.ConnInfo, broker_pb2.ConnInfo]) -> None:
+    async def StartStream(self, stream: ServerStream[broker_pb2.ConnInfo]) -> None:
         try:
             async for info in stream:
                 slot = self._slot(info.service_id)
@@ -62,13 +54,13 @@ class Broker(broker_grpc.GRPCBrokerBase):
         return BrokerTarget(info.address, self._client_ssl)
 
 
-class Controller(controller_grpc.GRPCControllerBase):
+class Controller:
     """Vault's request to exit: set the shutdown event; the server winds down from there."""
 
     def __init__(self, shutdown: asyncio.Event) -> None:
         self._shutdown = shutdown
 
-    async def Shutdown(self, stream: Stream[controller_pb2.Empty, controller_pb2.Empty]) -> None:
+    async def Shutdown(self, stream: ServerStream[controller_pb2.Empty]) -> None:
         await stream.recv_message()
         await stream.send_message(controller_pb2.Empty())
         log.debug("shutdown requested by Vault")
@@ -76,25 +68,25 @@ class Controller(controller_grpc.GRPCControllerBase):
         asyncio.get_running_loop().call_later(0.05, self._shutdown.set)
 
 
-class Stdio(stdio_grpc.GRPCStdioBase):
+class Stdio:
     """Vault opens this stream once and keeps it; our logs go to stderr directly instead."""
 
     def __init__(self, shutdown: asyncio.Event) -> None:
         self._shutdown = shutdown
 
-    async def StreamStdio(self, stream: Stream[empty_pb2.Empty, stdio_pb2.StdioData]) -> None:
+    async def StreamStdio(self, stream: ServerStream[empty_pb2.Empty]) -> None:
         await stream.recv_message()
         await stream.send_initial_metadata()
         await self._shutdown.wait()
 
 
-class Health(HealthBase):
+class Health:
     """go-plugin pings service "plugin"; the process is healthy while it can answer."""
 
-    async def Check(self, stream: Stream[HealthCheckRequest, HealthCheckResponse]) -> None:
+    async def Check(self, stream: ServerStream[HealthCheckRequest]) -> None:
         await stream.recv_message()
         await stream.send_message(HealthCheckResponse(status=HealthCheckResponse.SERVING))
 
-    async def Watch(self, stream: Stream[HealthCheckRequest, HealthCheckResponse]) -> None:
+    async def Watch(self, stream: ServerStream[HealthCheckRequest]) -> None:
         await stream.recv_message()
         await stream.send_message(HealthCheckResponse(status=HealthCheckResponse.SERVING))

@@ -18,8 +18,9 @@ A peer that breaks the protocol gets GOAWAY with the matching error code and the
 is closed; it never reaches a handler. It does not offer server push, compression, or
 priorities (none is used by gRPC clients).
 
-Services are grpclib's generated bases (``__mapping__``) and handlers receive a
-:class:`ServerStream`, which is a ``grpclib.server.Stream`` to them.
+A service is an object with a method per RPC, served under a service descriptor from the
+generated protobuf modules (``service(descriptor, implementation)``); each handler receives
+one :class:`ServerStream`.
 """
 
 from __future__ import annotations
@@ -27,21 +28,20 @@ from __future__ import annotations
 import asyncio
 import base64
 import collections
+import dataclasses
 import logging
 import ssl
 import struct
-from collections.abc import Iterable
-from typing import Any
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from typing import Any, Generic, TypeVar
 
-import grpclib.server
-from grpclib.const import Handler, Status
-from grpclib.exceptions import GRPCError, StreamTerminatedError
-from grpclib.metadata import Deadline, decode_timeout, encode_grpc_message
-from multidict import MultiDict
+from google.protobuf.descriptor import ServiceDescriptor
+from google.protobuf.message import Message
+from google.protobuf.message_factory import GetMessageClass
 
 from . import hpack_codec
 from .http2 import (
-    CANCEL,
     COMPRESSION_ERROR,
     CONTINUATION,
     DATA,
@@ -80,6 +80,7 @@ from .http2 import (
     frame,
     unpad,
 )
+from .rpc import RpcError, Status, decode_timeout, encode_message
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,7 @@ _MESSAGE_PREFIX = struct.Struct(">BL")
 _CONTENT_TYPE_GRPC = hpack_codec.literal_with_static_name(31, b"application/grpc")
 RESPONSE_HEADERS = hpack_codec.indexed(8) + _CONTENT_TYPE_GRPC  # :status 200
 _OK_TRAILERS = hpack_codec.literal(b"grpc-status", b"0")
-# Request headers that are the protocol's, not the caller's metadata (as grpclib leaves out).
+# Request headers that are the protocol's, not the caller's metadata.
 _NOT_METADATA = frozenset(
     (
         b"content-type",
@@ -109,29 +110,55 @@ _NOT_METADATA = frozenset(
 )
 
 
+R = TypeVar("R", bound=Message)
+
+
+class StreamTerminated(Exception):  # noqa: N818 (not an error: the call is simply over)
+    """The peer reset the stream or the connection went away."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Method:
+    """One RPC as the server dispatches it."""
+
+    func: Callable[[ServerStream[Any]], Awaitable[None]]
+    request_type: type[Message]
+
+
+def service(descriptor: ServiceDescriptor, implementation: object) -> dict[bytes, Method]:
+    """The RPCs of ``descriptor`` served by the methods of the same names on
+    ``implementation``; one it does not have is answered UNIMPLEMENTED."""
+    methods = {}
+    for rpc_method in descriptor.methods:
+        func = getattr(implementation, rpc_method.name, None)
+        if func is not None:
+            path = f"/{descriptor.full_name}/{rpc_method.name}".encode()
+            methods[path] = Method(func, GetMessageClass(rpc_method.input_type))
+    return methods
+
+
 def _trailers(status: Status, message: str | None) -> bytes:
     if status is Status.OK and not message:
         return _OK_TRAILERS
     block = hpack_codec.literal(b"grpc-status", str(status.value).encode())
     if message:
-        encoded = encode_grpc_message(message)[:MAX_GRPC_MESSAGE_CHARS]
-        block += hpack_codec.literal(b"grpc-message", encoded.encode("ascii"))
+        encoded = encode_message(message)[:MAX_GRPC_MESSAGE_CHARS]
+        block += hpack_codec.literal(b"grpc-message", encoded)
     return block
 
 
 class GrpcServer:
-    """Serves grpclib-generated services on a Unix socket, optionally with TLS."""
+    """Serves services (``service(...)`` maps) on a Unix socket, optionally with TLS."""
 
-    def __init__(self, services: Iterable[Any]) -> None:
-        self._handlers: dict[bytes, Handler] = {}
-        for service in services:
-            for path, handler in service.__mapping__().items():
-                self._handlers[path.encode()] = handler
+    def __init__(self, services: Iterable[dict[bytes, Method]]) -> None:
+        self._methods: dict[bytes, Method] = {}
+        for methods in services:
+            self._methods.update(methods)
         self._server: asyncio.AbstractServer | None = None
         self.connections: set[Connection] = set()
 
-    def handler(self, path: bytes) -> Handler | None:
-        return self._handlers.get(path)
+    def method(self, path: bytes) -> Method | None:
+        return self._methods.get(path)
 
     async def start(self, *, path: str, ssl: ssl.SSLContext | None) -> None:
         loop = asyncio.get_running_loop()
@@ -159,7 +186,7 @@ class Connection(asyncio.Protocol):
         self._buffer = bytearray()
         self._preface_seen = False
         self._decoder = hpack_codec.HeaderDecoder()
-        self.streams: dict[int, ServerStream] = {}
+        self.streams: dict[int, ServerStream[Any]] = {}
         self._last_stream_id = 0
         self._going_away = False
         # Header block being assembled from HEADERS + CONTINUATION: stream, flags, bytes.
@@ -168,7 +195,7 @@ class Connection(asyncio.Protocol):
         self.send_window = DEFAULT_WINDOW
         self.peer_initial_window = DEFAULT_WINDOW
         self.peer_max_frame = DEFAULT_FRAME_SIZE
-        self._blocked: dict[int, ServerStream] = {}  # streams waiting for window, in order
+        self._blocked: dict[int, ServerStream[Any]] = {}  # streams waiting for window, in order
         # Receiving: bytes consumed since our last WINDOW_UPDATE for the connection.
         self._unacked = 0
         self._out: list[bytes] = []
@@ -332,14 +359,14 @@ class Connection(asyncio.Protocol):
         self._open_stream(stream_id, headers, end_stream)
 
     def _open_stream(self, stream_id: int, headers: list[hpack_codec.Header], end: bool) -> None:
-        path = method = content_type = timeout = user_agent = b""
-        metadata: list[tuple[str, str | bytes]] = []
+        path = http_method = content_type = timeout = user_agent = b""
+        metadata: dict[str, list[str | bytes]] = {}
         for name, value in headers:
             if name[:1] == b":":
                 if name == b":path":
                     path = value
                 elif name == b":method":
-                    method = value
+                    http_method = value
             elif name == b"content-type":
                 content_type = value
             elif name == b"grpc-timeout":
@@ -347,27 +374,28 @@ class Connection(asyncio.Protocol):
             elif name == b"user-agent":
                 user_agent = value
             elif name not in _NOT_METADATA:
-                metadata.append(_metadata_item(name, value))
-        if method != b"POST" or not content_type.startswith(b"application/grpc"):
+                key, item = _metadata_item(name, value)
+                metadata.setdefault(key, []).append(item)
+        if http_method != b"POST" or not content_type.startswith(b"application/grpc"):
             # Not a gRPC call: answer in HTTP terms, as gRPC's HTTP mapping says.
-            status = b"405" if method != b"POST" else b"415"
+            status = b"405" if http_method != b"POST" else b"415"
             block = hpack_codec.literal_with_static_name(8, status)
             self.write(frame(HEADERS, FLAG_END_HEADERS | FLAG_END_STREAM, stream_id, block))
             return
         deadline = None
         if timeout:
             try:
-                deadline = Deadline.from_timeout(decode_timeout(timeout.decode("ascii")))
+                deadline = time.monotonic() + decode_timeout(timeout.decode("ascii"))
             except (ValueError, UnicodeDecodeError):
                 self.end_stream(stream_id, True, Status.INVALID_ARGUMENT, "malformed grpc-timeout")
                 return
-        handler = self._server.handler(path)
-        if handler is None:
+        method = self._server.method(path)
+        if method is None:
             message = f"Method not found: {path.decode('ascii', 'replace')}"
             self.end_stream(stream_id, True, Status.UNIMPLEMENTED, message)
             return
-        stream = ServerStream(
-            self, stream_id, handler, MultiDict(metadata), deadline, user_agent.decode("latin-1")
+        stream: ServerStream[Any] = ServerStream(
+            self, stream_id, method, metadata, deadline, user_agent.decode("latin-1")
         )
         self.streams[stream_id] = stream
         if end:
@@ -445,7 +473,7 @@ class Connection(asyncio.Protocol):
     def send_headers(self, stream_id: int, block: bytes) -> None:
         self.write(frame(HEADERS, FLAG_END_HEADERS, stream_id, block))
 
-    def flush_stream(self, stream: ServerStream) -> None:
+    def flush_stream(self, stream: ServerStream[Any]) -> None:
         """Send as much of the stream's queued DATA as both windows allow, then its trailers."""
         pending = stream.outbox
         while pending:
@@ -504,31 +532,30 @@ def _metadata_item(name: bytes, value: bytes) -> tuple[str, str | bytes]:
     return key, value.decode("latin-1")
 
 
-class ServerStream(grpclib.server.Stream[Any, Any]):
-    """One call as its handler sees it: grpclib's server ``Stream`` interface, over
-    :class:`Connection`. It does not call grpclib's constructor: nothing of grpclib's
-    own stream machinery is used, only the interface handlers are written against."""
+class ServerStream(Generic[R]):
+    """One call as its handler sees it: the request messages (``recv_message``, or ``async
+    for``), the caller's metadata and deadline, and the replies it sends. A handler that
+    raises ``RpcError`` ends the call with that status; one that returns ends it OK."""
 
     def __init__(
         self,
         connection: Connection,
         stream_id: int,
-        handler: Handler,
-        metadata: MultiDict[str | bytes],
-        deadline: Deadline | None,
+        method: Method,
+        metadata: dict[str, list[str | bytes]],
+        deadline: float | None,
         user_agent: str,
     ) -> None:
         self._connection = connection
         self.stream_id = stream_id
-        self._handler = handler
-        self.metadata = metadata  # type: ignore[assignment]
-        self.deadline = deadline
+        self._method = method
+        self.metadata = metadata
+        self.deadline = deadline  # a time.monotonic() instant
         self.user_agent = user_agent
-        self.peer = None  # type: ignore[assignment]
         self.send_window = connection.peer_initial_window
         self.outbox = bytearray()
         self.trailers: bytes | None = None
-        self._inbox: collections.deque[bytes] = collections.deque()
+        self._inbox: collections.deque[bytes | None] = collections.deque()
         self._partial = bytearray()
         self._remote_closed = False
         self._unacked = 0
@@ -544,7 +571,7 @@ class ServerStream(grpclib.server.Stream[Any, Any]):
         loop = self._connection._loop
         self._task = loop.create_task(self._run())
         if self.deadline is not None:
-            self._timer = loop.call_later(self.deadline.time_remaining(), self._expire)
+            self._timer = loop.call_later(self.deadline - time.monotonic(), self._expire)
 
     # --- from the connection ---------------------------------------------------------------
 
@@ -560,10 +587,8 @@ class ServerStream(grpclib.server.Stream[Any, Any]):
                 compressed, length = _MESSAGE_PREFIX.unpack_from(partial)
                 if len(partial) < 5 + length:
                     break
-                if compressed:
-                    self._inbox.append(b"\x00compressed")  # refused in recv_message
-                else:
-                    self._inbox.append(bytes(partial[5 : 5 + length]))
+                # A compressed message (never offered, so never expected) is refused when read.
+                self._inbox.append(None if compressed else bytes(partial[5 : 5 + length]))
                 del partial[: 5 + length]
         if end:
             self._remote_closed = True
@@ -595,13 +620,14 @@ class ServerStream(grpclib.server.Stream[Any, Any]):
 
     # --- what handlers call ----------------------------------------------------------------
 
-    async def recv_message(self) -> Any:
+    async def recv_message(self) -> R | None:
+        """The next request message, or None once the caller has sent them all."""
         while not self._inbox:
             if self._abandoned:
-                raise StreamTerminatedError("stream reset by the peer")
+                raise StreamTerminated("stream reset by the peer")
             if self._remote_closed:
                 if self._partial:
-                    raise GRPCError(Status.INTERNAL, "stream ended inside a message")
+                    raise RpcError(Status.INTERNAL, "stream ended inside a message")
                 return None
             self._waiter = self._connection._loop.create_future()
             try:
@@ -609,41 +635,34 @@ class ServerStream(grpclib.server.Stream[Any, Any]):
             finally:
                 self._waiter = None
         data = self._inbox.popleft()
-        if data == b"\x00compressed":
-            raise GRPCError(Status.UNIMPLEMENTED, "compressed messages are not supported")
+        if data is None:
+            raise RpcError(Status.UNIMPLEMENTED, "compressed messages are not supported")
         try:
-            return self._handler.request_type.FromString(data)
+            message = self._method.request_type.FromString(data)
         except Exception:
-            raise GRPCError(Status.INTERNAL, "could not decode the request message") from None
+            raise RpcError(Status.INTERNAL, "could not decode the request message") from None
+        return message  # type: ignore[return-value]  # the method's request type is R
 
-    async def send_initial_metadata(self, *, metadata: Any = None) -> None:
+    def __aiter__(self) -> AsyncIterator[R]:
+        return self._messages()
+
+    async def _messages(self) -> AsyncIterator[R]:
+        while (message := await self.recv_message()) is not None:
+            yield message
+
+    async def send_initial_metadata(self) -> None:
         if not self._headers_sent and not self._abandoned:
             self._headers_sent = True
             self._connection.send_headers(self.stream_id, RESPONSE_HEADERS)
 
-    async def send_message(self, message: Any) -> None:
+    async def send_message(self, message: Message) -> None:
         if self._finished:
-            raise StreamTerminatedError("the call has ended")
+            raise StreamTerminated("the call has ended")
         await self.send_initial_metadata()
         body = message.SerializeToString()
         self.outbox += _MESSAGE_PREFIX.pack(0, len(body))
         self.outbox += body
         self._connection.flush_stream(self)
-
-    async def send_trailing_metadata(
-        self,
-        *,
-        status: Status = Status.OK,
-        status_message: str | None = None,
-        status_details: Any = None,
-        metadata: Any = None,
-    ) -> None:
-        self._finish(status, status_message)
-
-    async def cancel(self) -> None:
-        if not self._finished:
-            self._finished = True
-            self._connection.reset(self.stream_id, CANCEL)
 
     def _finish(self, status: Status, message: str | None) -> None:
         if self._finished:
@@ -661,19 +680,17 @@ class ServerStream(grpclib.server.Stream[Any, Any]):
 
     async def _run(self) -> None:
         try:
-            await self._handler.func(self)
-        except GRPCError as exc:
+            await self._method.func(self)
+        except RpcError as exc:
             self._finish(exc.status, exc.message)
         except asyncio.CancelledError:
             if self._expired and not self._abandoned:
                 self._finish(Status.DEADLINE_EXCEEDED, "Deadline exceeded")
-        except StreamTerminatedError:
+        except StreamTerminated:
             pass
         except Exception as exc:
-            log.error("request handler failed", exc_info=exc, extra={"method": self._method()})
+            name = getattr(self._method.func, "__qualname__", "?")
+            log.error("request handler failed", exc_info=exc, extra={"method": name})
             self._finish(Status.UNKNOWN, "Internal Server Error")
         else:
             self._finish(Status.OK, None)
-
-    def _method(self) -> str:
-        return getattr(self._handler.func, "__qualname__", "?")

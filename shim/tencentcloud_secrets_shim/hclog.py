@@ -71,7 +71,7 @@ def configure(level: int = logging.INFO, stream: TextIO | None = None) -> loggin
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # grpclib and h2 are chatty at DEBUG; their detail is never useful in Vault's log.
-    for noisy in ("grpclib", "h2", "hpack", "urllib3", "asyncio"):
+    # Libraries chatty at DEBUG whose detail is never useful in Vault's log.
+    for noisy in ("urllib3", "asyncio"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
     return handler

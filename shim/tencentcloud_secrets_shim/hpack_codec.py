@@ -5,7 +5,6 @@ dynamic table must track the client's exactly or every later request is misread.
 written for the shape of a gRPC request: after the first request on a connection almost every
 field is a one-byte reference to the dynamic table, and the one literal that changes per
 request (``grpc-timeout``) is short, so Huffman-coded strings are decoded once and remembered.
-The Huffman code itself is the ``hpack`` package's (a dependency of grpclib).
 
 Encoding is minimal on purpose: the server sends a handful of fixed fields, as literals that
 never enter the peer's dynamic table, so there is no encoder state to keep in step.
@@ -15,7 +14,7 @@ from __future__ import annotations
 
 import collections
 
-from hpack.huffman_table import decode_huffman
+from .huffman_code import CODES, EOS
 
 # RFC 7541, Appendix A. Index 1 is the first entry.
 STATIC_TABLE: tuple[tuple[bytes, bytes], ...] = (
@@ -164,10 +163,7 @@ class HeaderDecoder:
             return raw, stop
         text = self._huffman.get(raw)
         if text is None:
-            try:
-                text = decode_huffman(raw)
-            except Exception as exc:  # the hpack package's own decoding error
-                raise CompressionError(f"bad Huffman string: {exc}") from None
+            text = decode_huffman(raw)
             if len(self._huffman) >= _HUFFMAN_CACHE_ENTRIES:
                 self._huffman.clear()
             self._huffman[raw] = text
@@ -187,6 +183,38 @@ class HeaderDecoder:
         while self._entries and self._size + room > self._max:
             name, value = self._entries.pop()
             self._size -= len(name) + len(value) + ENTRY_OVERHEAD
+
+
+# (length in bits, code) -> symbol; codes are 5 to 30 bits long.
+_SYMBOLS = {(length, code): symbol for symbol, (code, length) in enumerate(CODES)}
+_SHORTEST = min(length for _, length in CODES)
+
+
+def decode_huffman(data: bytes) -> bytes:
+    """A Huffman-coded string. The padding must be the start of EOS (all ones) and shorter
+    than a byte, and EOS itself must not appear (RFC 7541, 5.2)."""
+    out = bytearray()
+    code = 0
+    length = 0
+    symbols = _SYMBOLS
+    for byte in data:
+        for shift in range(7, -1, -1):
+            code = (code << 1) | ((byte >> shift) & 1)
+            length += 1
+            if length < _SHORTEST:
+                continue
+            symbol = symbols.get((length, code))
+            if symbol is not None:
+                if symbol == EOS:
+                    raise CompressionError("EOS inside a Huffman string")
+                out.append(symbol)
+                code = 0
+                length = 0
+            elif length > 30:
+                raise CompressionError("invalid Huffman code")
+    if length > 7 or code != (1 << length) - 1:
+        raise CompressionError("invalid Huffman padding")
+    return bytes(out)
 
 
 def _integer(block: bytes, pos: int, mask: int) -> tuple[int, int]:

@@ -20,9 +20,12 @@ import tempfile
 from typing import NoReturn
 
 from . import hclog
+from ._proto.goplugin import broker_pb2, controller_pb2, health_pb2, stdio_pb2
+from ._proto.vault import backend_pb2, multiplexing_pb2
+from ._proto.vault.logical import version_pb2
 from .backend import BackendFactory, BackendService, MultiplexingService, VersionService
 from .goplugin import Broker, Controller, Health, Stdio
-from .grpc_server import GrpcServer
+from .grpc_server import GrpcServer, service
 from .handshake import LaunchEnvironment, handshake_line, write_handshake
 from .identity import PendingIdentity
 from .tls import PluginIdentity
@@ -107,13 +110,20 @@ async def _serve(
     backend = BackendService(factory, broker, executor, metadata_mode=env.metadata_mode)
     server = GrpcServer(
         [
-            backend,
-            VersionService(version),
-            MultiplexingService(),
-            broker,
-            Controller(shutdown),
-            Stdio(shutdown),
-            Health(),
+            service(backend_pb2.DESCRIPTOR.services_by_name["Backend"], backend),
+            service(
+                version_pb2.DESCRIPTOR.services_by_name["PluginVersion"], VersionService(version)
+            ),
+            service(
+                multiplexing_pb2.DESCRIPTOR.services_by_name["PluginMultiplexing"],
+                MultiplexingService(),
+            ),
+            service(broker_pb2.DESCRIPTOR.services_by_name["GRPCBroker"], broker),
+            service(
+                controller_pb2.DESCRIPTOR.services_by_name["GRPCController"], Controller(shutdown)
+            ),
+            service(stdio_pb2.DESCRIPTOR.services_by_name["GRPCStdio"], Stdio(shutdown)),
+            service(health_pb2.DESCRIPTOR.services_by_name["Health"], Health()),
         ]
     )
     socket_dir = tempfile.mkdtemp(prefix="plugin", dir=env.socket_dir)

@@ -15,20 +15,31 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.x509.oid import NameOID
-from grpclib.client import Channel
+from grpclib.client import Channel, UnaryUnaryMethod
 from grpclib.config import Configuration
 from grpclib.exceptions import StreamTerminatedError
-from grpclib.health.v1.health_grpc import HealthStub
 from grpclib.health.v1.health_pb2 import HealthCheckRequest, HealthCheckResponse
 
 from tencentcloud_secrets import PLUGIN_VERSION
-from tencentcloud_secrets_shim._proto.goplugin import controller_grpc, controller_pb2
-from tencentcloud_secrets_shim._proto.vault import multiplexing_grpc, multiplexing_pb2
-from tencentcloud_secrets_shim._proto.vault.logical import version_grpc, version_pb2
+from tencentcloud_secrets_shim._proto.goplugin import controller_pb2
+from tencentcloud_secrets_shim._proto.vault import multiplexing_pb2
+from tencentcloud_secrets_shim._proto.vault.logical import version_pb2
 from tools.vaultserver import PLUGIN_BIN, vault_like_certificate
 
 COOKIE = {"VAULT_BACKEND_PLUGIN": "6669da05-b1c8-4f49-97d9-c8e5bed98e20"}
 HANDSHAKE = re.compile(r"^1\|5\|unix\|(?P<path>/[^|]+)\|grpc\|(?P<cert>[A-Za-z0-9+/]+)$")
+
+
+def _health(channel: Channel) -> UnaryUnaryMethod[HealthCheckRequest, HealthCheckResponse]:
+    return UnaryUnaryMethod(
+        channel, "/grpc.health.v1.Health/Check", HealthCheckRequest, HealthCheckResponse
+    )
+
+
+def _version(channel: Channel) -> UnaryUnaryMethod[version_pb2.Empty, version_pb2.VersionReply]:
+    return UnaryUnaryMethod(
+        channel, "/logical.PluginVersion/Version", version_pb2.Empty, version_pb2.VersionReply
+    )
 
 
 def _vault_like_identity(tmp: Path) -> tuple[Path, Path, str]:
@@ -125,11 +136,14 @@ def test_serves_grpc_over_mutual_tls(
             config=Configuration(ssl_target_name_override="localhost"),
         )
         try:
-            health = await HealthStub(channel).Check(HealthCheckRequest(service="plugin"))
-            mux = await multiplexing_grpc.PluginMultiplexingStub(channel).MultiplexingSupport(
-                multiplexing_pb2.MultiplexingSupportRequest()
-            )
-            version = await version_grpc.PluginVersionStub(channel).Version(
+            health = await _health(channel)(HealthCheckRequest(service="plugin"))
+            mux = await UnaryUnaryMethod(
+                channel,
+                "/pluginutil.multiplexing.PluginMultiplexing/MultiplexingSupport",
+                multiplexing_pb2.MultiplexingSupportRequest,
+                multiplexing_pb2.MultiplexingSupportResponse,
+            )(multiplexing_pb2.MultiplexingSupportRequest())
+            version = await _version(channel)(
                 version_pb2.Empty(), metadata={"multiplex_id": "abcdefghij"}
             )
             return health.status, mux.supported, version.plugin_version
@@ -159,9 +173,7 @@ def test_refuses_a_client_without_vaults_certificate(
             config=Configuration(ssl_target_name_override="localhost"),
         )
         try:
-            await asyncio.wait_for(
-                HealthStub(channel).Check(HealthCheckRequest(service="plugin")), 10
-            )
+            await asyncio.wait_for(_health(channel)(HealthCheckRequest(service="plugin")), 10)
         finally:
             channel.close()
 
@@ -198,7 +210,7 @@ def test_metadata_mode_serves_plaintext(built: None) -> None:
         async def version() -> str:
             channel = Channel(path=match["path"])
             try:
-                reply = await version_grpc.PluginVersionStub(channel).Version(
+                reply = await _version(channel)(
                     version_pb2.Empty(), metadata={"multiplex_id": "abcdefghij"}
                 )
                 return reply.plugin_version
@@ -228,7 +240,12 @@ def test_controller_shutdown_exits_cleanly(
             config=Configuration(ssl_target_name_override="localhost"),
         )
         try:
-            await controller_grpc.GRPCControllerStub(channel).Shutdown(controller_pb2.Empty())
+            await UnaryUnaryMethod(
+                channel,
+                "/plugin.GRPCController/Shutdown",
+                controller_pb2.Empty,
+                controller_pb2.Empty,
+            )(controller_pb2.Empty())
         finally:
             channel.close()
 

@@ -15,31 +15,32 @@ import hpack
 import pytest
 from google.protobuf.wrappers_pb2 import BytesValue
 from grpclib.client import Channel, StreamStreamMethod, UnaryUnaryMethod
-from grpclib.const import Cardinality, Handler, Status
+from grpclib.const import Status
 from grpclib.exceptions import GRPCError
-from grpclib.server import Stream
 
-from tencentcloud_secrets_shim.grpc_server import GrpcServer
+from tencentcloud_secrets_shim import rpc
+from tencentcloud_secrets_shim.grpc_server import GrpcServer, Method, ServerStream
 
-HandlerFunc = Callable[[Stream[Any, Any]], Awaitable[None]]
+Stream = ServerStream[BytesValue]
+HandlerFunc = Callable[[Stream], Awaitable[None]]
 
 
 class _Service:
     """A service in grpclib's generated shape, whose methods the tests choose."""
 
-    def __init__(self, **methods: tuple[Cardinality, HandlerFunc]) -> None:
-        self._methods = methods
+    def __init__(self) -> None:
+        self._methods: dict[str, HandlerFunc] = {}
         self.cancelled: list[str] = []
         self.seen_metadata: list[Any] = []
 
-    def __mapping__(self) -> dict[str, Handler]:
+    def methods(self) -> dict[bytes, Method]:
         return {
-            f"/test.Svc/{name}": Handler(func, cardinality, BytesValue, BytesValue)
-            for name, (cardinality, func) in self._methods.items()
+            f"/test.Svc/{name}".encode(): Method(func, BytesValue)
+            for name, func in self._methods.items()
         }
 
 
-async def _echo(stream: Stream[Any, Any]) -> None:
+async def _echo(stream: Stream) -> None:
     request = await stream.recv_message()
     assert request is not None
     await stream.send_message(BytesValue(value=request.value[::-1]))
@@ -48,20 +49,20 @@ async def _echo(stream: Stream[Any, Any]) -> None:
 def _service() -> _Service:
     service = _Service()
 
-    async def echo_metadata(stream: Stream[Any, Any]) -> None:
+    async def echo_metadata(stream: Stream) -> None:
         service.seen_metadata.append(stream.metadata)
         await _echo(stream)
 
-    async def fail(stream: Stream[Any, Any]) -> None:
+    async def fail(stream: Stream) -> None:
         request = await stream.recv_message()
         assert request is not None
-        raise GRPCError(Status.NOT_FOUND, request.value.decode() + " ü%")
+        raise rpc.RpcError(rpc.Status.NOT_FOUND, request.value.decode() + " ü%")
 
-    async def crash(stream: Stream[Any, Any]) -> None:
+    async def crash(stream: Stream) -> None:
         await stream.recv_message()
         raise RuntimeError("secret detail")
 
-    async def hang(stream: Stream[Any, Any]) -> None:
+    async def hang(stream: Stream) -> None:
         await stream.recv_message()
         try:
             await asyncio.sleep(3600)
@@ -69,7 +70,7 @@ def _service() -> _Service:
             service.cancelled.append("hang")
             raise
 
-    async def chat(stream: Stream[Any, Any]) -> None:
+    async def chat(stream: Stream) -> None:
         count = 0
         async for message in stream:
             count += 1
@@ -77,12 +78,12 @@ def _service() -> _Service:
         await stream.send_message(BytesValue(value=str(count).encode()))
 
     service._methods = {
-        "Echo": (Cardinality.UNARY_UNARY, _echo),
-        "EchoMetadata": (Cardinality.UNARY_UNARY, echo_metadata),
-        "Fail": (Cardinality.UNARY_UNARY, fail),
-        "Crash": (Cardinality.UNARY_UNARY, crash),
-        "Hang": (Cardinality.UNARY_UNARY, hang),
-        "Chat": (Cardinality.STREAM_STREAM, chat),
+        "Echo": _echo,
+        "EchoMetadata": echo_metadata,
+        "Fail": fail,
+        "Crash": crash,
+        "Hang": hang,
+        "Chat": chat,
     }
     return service
 
@@ -91,7 +92,7 @@ def _service() -> _Service:
 async def _serving(service: _Service) -> AsyncIterator[str]:
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "s.sock")
-        server = GrpcServer([service])
+        server = GrpcServer([service.methods()])
         await server.start(path=path, ssl=None)
         try:
             yield path
@@ -125,8 +126,8 @@ def test_unary_calls_metadata_and_many_concurrent_calls() -> None:
 
     asyncio.run(main())
     metadata = service.seen_metadata[0]
-    assert metadata.getall("multiplex_id") == ["m-1"]
-    assert metadata.getall("x-bin") == [b"\x00\xff"]
+    assert metadata["multiplex_id"] == ["m-1"]
+    assert metadata["x-bin"] == [b"\x00\xff"]
     assert "content-type" not in metadata
     assert "te" not in metadata
 

@@ -6,6 +6,8 @@ import random
 
 import hpack
 import pytest
+from hpack.huffman import HuffmanEncoder
+from hpack.huffman_constants import REQUEST_CODES, REQUEST_CODES_LENGTH
 from hpack.table import HeaderTable
 
 from tencentcloud_secrets_shim import hpack_codec
@@ -93,3 +95,25 @@ def test_the_fields_it_encodes_read_back_with_an_independent_decoder() -> None:
         (b"content-type", b"application/grpc"),
         (b"grpc-message", b"m" * 300),
     ]
+
+
+def test_huffman_decoding_matches_an_independent_encoder_on_every_byte() -> None:
+    encoder = HuffmanEncoder(REQUEST_CODES, REQUEST_CODES_LENGTH)
+    rng = random.Random(3)
+    samples = [bytes(range(256)), b"", b"59999m", b"application/grpc"]
+    samples += [bytes(rng.randrange(256) for _ in range(rng.randrange(1, 40))) for _ in range(300)]
+    for text in samples:
+        assert hpack_codec.decode_huffman(encoder.encode(text)) == text
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\xff\xff\xff\xff",  # EOS (30 ones) inside the string
+        b"\x1f\xff",  # 'a' (00011) then 11 ones of padding: more than 7 bits
+        b"\x18",  # 'a' then padding 000: not the start of EOS
+    ],
+)
+def test_huffman_refuses_eos_long_padding_and_zero_padding(data: bytes) -> None:
+    with pytest.raises(CompressionError):
+        hpack_codec.decode_huffman(data)

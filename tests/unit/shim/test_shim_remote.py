@@ -10,12 +10,10 @@ import time
 from typing import Any
 
 import pytest
-from grpclib.server import Server
 
 from tencentcloud_secrets_shim import logical
-from tencentcloud_secrets_shim._proto.vault import backend_grpc
 from tencentcloud_secrets_shim._proto.vault import backend_pb2 as pb
-from tencentcloud_secrets_shim.grpc_server import GrpcServer
+from tencentcloud_secrets_shim.grpc_server import GrpcServer, Method, service
 from tencentcloud_secrets_shim.remote import BrokerTarget, MountConnections, RemoteStorage
 
 
@@ -32,7 +30,7 @@ def test_a_call_on_the_event_loops_thread_would_block_and_never_waits() -> None:
         storage.get("config")
 
 
-class _Storage(backend_grpc.StorageBase):
+class _Storage:
     """Vault's storage service as far as these tests need it: one key."""
 
     async def Get(self, stream: Any) -> None:
@@ -52,10 +50,14 @@ class _Storage(backend_grpc.StorageBase):
         await stream.send_message(pb.StorageDeleteReply())
 
 
+def _storage_service() -> dict[bytes, Method]:
+    return service(pb.DESCRIPTOR.services_by_name["Storage"], _Storage())
+
+
 def _serve_storage(path: str) -> None:
     async def serve() -> None:
-        server = Server([_Storage()])
-        await server.start(path=path)
+        server = GrpcServer([_storage_service()])
+        await server.start(path=path, ssl=None)
         await server.wait_closed()
 
     asyncio.run(serve())
@@ -126,7 +128,7 @@ def test_a_connection_vault_ends_with_goaway_while_idle_is_replaced(tmp_path: An
 
     def start() -> GrpcServer:
         async def go() -> GrpcServer:
-            server = GrpcServer([_Storage()])
+            server = GrpcServer([_storage_service()])
             await server.start(path=socket_path, ssl=None)
             return server
 
