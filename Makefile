@@ -53,12 +53,13 @@ print-vault:
 proto: venv
 	$(VPY) tools/genproto.py
 
+# tools/zipapp.py runs on BASE_PYTHON because the bytecode it ships must be that interpreter's.
 dev: venv
 	mkdir -p bin
 	rm -rf build/zipapp
 	$(VPY) -m pip install -q --target build/zipapp .
-	$(VPY) -m shiv --site-packages build/zipapp --compressed --reproducible \
-	    -p '$(BASE_PYTHON) -sSE' -e tencentcloud_secrets.main:main -o $(PLUGIN_BIN).tmp
+	$(BASE_PYTHON) tools/zipapp.py --site-packages build/zipapp --interpreter '$(BASE_PYTHON) -sSE' \
+	    --entry-point tencentcloud_secrets.main:main -o $(PLUGIN_BIN).tmp
 	mv $(PLUGIN_BIN).tmp $(PLUGIN_BIN)
 	@sha256sum $(PLUGIN_BIN)
 

@@ -56,6 +56,7 @@ from tools.vaultserver import (
     free_port,
     vault_like_certificate,
 )
+from tools.zipapp import UNPACK_ENV  # where the zipapp unpacks its dependencies
 
 COOKIE = "6669da05-b1c8-4f49-97d9-c8e5bed98e20"
 DEMO_ROLE_ARN = "qcs::cam::uin/100000000001:roleName/vault-demo-role"
@@ -473,8 +474,8 @@ def scenario_storm(bench: Bench, creds: Creds) -> dict[str, Any]:
 
 def handshake_ms(plugin: Path, runs: int, *, cold: bool) -> list[float]:
     """Exec to the handshake line on stdout, as Vault's launcher waits for it. Cold: the
-    zipapp unpacks its dependencies first (a fresh SHIV_ROOT each run)."""
-    shiv_root = tempfile.mkdtemp(prefix="bench-shiv-")
+    zipapp unpacks its dependencies first (a fresh unpack directory each run)."""
+    unpack_dir = tempfile.mkdtemp(prefix="bench-unpack-")
     # A Go plugin killed before Vault's controller asks it to stop leaves its socket behind:
     # give each run a temporary directory of its own, removed at the end.
     scratch = tempfile.mkdtemp(prefix="bench-handshake-")
@@ -484,15 +485,15 @@ def handshake_ms(plugin: Path, runs: int, *, cold: bool) -> list[float]:
         "PLUGIN_PROTOCOL_VERSIONS": "5",
         "VAULT_PLUGIN_AUTOMTLS_ENABLED": "true",  # as Vault's launcher sets it
         "PLUGIN_CLIENT_CERT": vault_like_certificate()[0].decode(),
-        "SHIV_ROOT": shiv_root,
+        UNPACK_ENV: unpack_dir,
         "TMPDIR": scratch,
     }
     times = []
     try:
         for _ in range(runs):
             if cold:
-                shutil.rmtree(shiv_root, ignore_errors=True)
-                os.makedirs(shiv_root)
+                shutil.rmtree(unpack_dir, ignore_errors=True)
+                os.makedirs(unpack_dir)
             start = time.perf_counter()
             proc = subprocess.Popen(
                 [str(plugin)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env
@@ -505,7 +506,7 @@ def handshake_ms(plugin: Path, runs: int, *, cold: bool) -> list[float]:
             if not line.startswith(b"1|"):
                 raise RuntimeError(f"unexpected handshake: {line[:40]!r}")
     finally:
-        shutil.rmtree(shiv_root, ignore_errors=True)
+        shutil.rmtree(unpack_dir, ignore_errors=True)
         shutil.rmtree(scratch, ignore_errors=True)
     return times
 
@@ -523,15 +524,15 @@ def scenario_handshake(plugins: dict[str, Path], sizes: Sizes) -> dict[str, Any]
 
 
 def mount_to_first_credential(
-    bench: Bench, plugin: Path, shiv_root: Path, label: str
+    bench: Bench, plugin: Path, unpack_dir: Path, label: str
 ) -> dict[str, float]:
     """A new catalog entry (so a new process) mounted, configured, a role written and its
     first credential read: what an operator waits for after `vault secrets enable`."""
     name = f"tc-start-{label}"
-    bench.register(name, plugin, (f"SHIV_ROOT={shiv_root}",))
+    bench.register(name, plugin, (f"{UNPACK_ENV}={unpack_dir}",))
     if label == "cold":
         # Registration ran the plugin once (Vault asks it for its version): undo its unpack.
-        for child in shiv_root.iterdir():
+        for child in unpack_dir.iterdir():
             shutil.rmtree(child, ignore_errors=True)
     mount = f"start-{label}"
     begin = time.perf_counter()
@@ -774,10 +775,11 @@ def measure(options: Options) -> dict[str, Any]:
                 storms["baseline"] = scenario_storm(bench, bench.baseline)
             report["storm"] = storms
         if "d" in options.only:
-            with tempfile.TemporaryDirectory(prefix="bench-shiv-") as shiv:
+            with tempfile.TemporaryDirectory(prefix="bench-unpack-") as unpacked:
+                where = Path(unpacked)
                 report["start"]["mount_to_first_credential"] = {
-                    "cold": mount_to_first_credential(bench, options.plugin, Path(shiv), "cold"),
-                    "warm": mount_to_first_credential(bench, options.plugin, Path(shiv), "warm"),
+                    "cold": mount_to_first_credential(bench, options.plugin, where, "cold"),
+                    "warm": mount_to_first_credential(bench, options.plugin, where, "warm"),
                 }
             names = {"python": PLUGIN_NAME, "go": "go-baseline", "baseline": "baseline-plugin"}
             report["memory"] = scenario_memory(bench, names)
