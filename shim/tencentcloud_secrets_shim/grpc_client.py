@@ -81,6 +81,12 @@ class UnaryClient:
         self._scheme = hpack_codec.indexed(7 if context else 6)  # :scheme https / http
         self._sock: socket.socket | None = None
         self._buffer = bytearray()
+        self._path_blocks: dict[str, bytes] = {}
+        self._start_state()
+
+    def _start_state(self) -> None:
+        """What a new connection starts with: HTTP/2's defaults until the peer's SETTINGS."""
+        self._buffer.clear()
         self._decoder = hpack_codec.HeaderDecoder()
         self._next_stream = 1
         self._send_window = DEFAULT_WINDOW
@@ -88,7 +94,6 @@ class UnaryClient:
         self._peer_max_frame = DEFAULT_FRAME_SIZE
         self._unacked = 0
         self._going_away = False
-        self._path_blocks: dict[str, bytes] = {}
 
     def close(self) -> None:
         """Close the connection; a call blocked on it in another thread fails at once."""
@@ -133,14 +138,7 @@ class UnaryClient:
             sock.close()
             raise
         self._sock = sock
-        self._buffer.clear()
-        self._decoder = hpack_codec.HeaderDecoder()
-        self._next_stream = 1
-        self._send_window = DEFAULT_WINDOW
-        self._peer_initial_window = DEFAULT_WINDOW
-        self._peer_max_frame = DEFAULT_FRAME_SIZE
-        self._unacked = 0
-        self._going_away = False
+        self._start_state()
         settings = SETTING.pack(SETTINGS_ENABLE_PUSH, 0) + SETTING.pack(
             SETTINGS_INITIAL_WINDOW_SIZE, RECEIVE_WINDOW
         )

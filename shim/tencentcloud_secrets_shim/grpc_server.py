@@ -181,7 +181,7 @@ class Connection(asyncio.Protocol):
 
     def __init__(self, server: GrpcServer) -> None:
         self._server = server
-        self._loop = asyncio.get_running_loop()
+        self.loop = asyncio.get_running_loop()
         self._transport: asyncio.Transport | None = None
         self._buffer = bytearray()
         self._preface_seen = False
@@ -462,7 +462,7 @@ class Connection(asyncio.Protocol):
     def write(self, data: bytes) -> None:
         """Queue bytes for the peer; they leave together once the loop has run what is ready."""
         if not self._out:
-            self._loop.call_soon(self._flush)
+            self.loop.call_soon(self._flush)
         self._out.append(data)
 
     def _flush(self) -> None:
@@ -568,7 +568,7 @@ class ServerStream(Generic[R]):
         self._timer: asyncio.TimerHandle | None = None
 
     def start(self) -> None:
-        loop = self._connection._loop
+        loop = self._connection.loop
         self._task = loop.create_task(self._run())
         if self.deadline is not None:
             self._timer = loop.call_later(self.deadline - time.monotonic(), self._expire)
@@ -629,7 +629,7 @@ class ServerStream(Generic[R]):
                 if self._partial:
                     raise RpcError(Status.INTERNAL, "stream ended inside a message")
                 return None
-            self._waiter = self._connection._loop.create_future()
+            self._waiter = self._connection.loop.create_future()
             try:
                 await self._waiter
             finally:
