@@ -71,6 +71,7 @@ from .http2 import (
     SETTINGS,
     SETTINGS_ENABLE_PUSH,
     SETTINGS_INITIAL_WINDOW_SIZE,
+    SETTINGS_MAX_CONCURRENT_STREAMS,
     SETTINGS_MAX_FRAME_SIZE,
     SETTINGS_MAX_HEADER_LIST_SIZE,
     STREAM_CLOSED,
@@ -88,6 +89,10 @@ log = logging.getLogger(__name__)
 # window update, because windows are topped up as soon as a quarter has been used.
 STREAM_WINDOW = 1 << 20
 CONNECTION_WINDOW = 1 << 24
+# Calls in progress at once on one connection: beyond it Vault queues them on its side
+# instead of the plugin holding a task and a queued job for each (they run 32 at a time
+# per mount anyway).
+MAX_STREAMS = 1000
 MAX_HEADER_BLOCK = 1 << 20  # bytes of one encoded header block, CONTINUATIONs included
 MAX_GRPC_MESSAGE_CHARS = 4096  # of an error message in a trailer, after percent-encoding
 
@@ -150,7 +155,10 @@ def _trailers(status: Status, message: str | None) -> bytes:
 class GrpcServer:
     """Serves services (``service(...)`` maps) on a Unix socket, optionally with TLS."""
 
-    def __init__(self, services: Iterable[dict[bytes, Method]]) -> None:
+    def __init__(
+        self, services: Iterable[dict[bytes, Method]], *, max_streams: int = MAX_STREAMS
+    ) -> None:
+        self.max_streams = max_streams
         self._methods: dict[bytes, Method] = {}
         for methods in services:
             self._methods.update(methods)
@@ -210,6 +218,7 @@ class Connection(asyncio.Protocol):
             SETTING.pack(key, value)
             for key, value in (
                 (SETTINGS_ENABLE_PUSH, 0),
+                (SETTINGS_MAX_CONCURRENT_STREAMS, self._server.max_streams),
                 (SETTINGS_INITIAL_WINDOW_SIZE, STREAM_WINDOW),
                 (SETTINGS_MAX_HEADER_LIST_SIZE, MAX_HEADER_BLOCK),
             )
@@ -353,7 +362,8 @@ class Connection(asyncio.Protocol):
         if stream_id % 2 == 0 or stream_id <= self._last_stream_id:
             raise ConnectionProtocolError(PROTOCOL_ERROR, f"client cannot open stream {stream_id}")
         self._last_stream_id = stream_id
-        if self._going_away:
+        if self._going_away or len(self.streams) >= self._server.max_streams:
+            # Not processed, so the client may send it again (grpc-go does, transparently).
             self.write(frame(RST_STREAM, 0, stream_id, U32.pack(REFUSED_STREAM)))
             return
         self._open_stream(stream_id, headers, end_stream)

@@ -89,10 +89,10 @@ def _service() -> _Service:
 
 
 @contextlib.asynccontextmanager
-async def _serving(service: _Service) -> AsyncIterator[str]:
+async def _serving(service: _Service, max_streams: int = 1000) -> AsyncIterator[str]:
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "s.sock")
-        server = GrpcServer([service.methods()])
+        server = GrpcServer([service.methods()], max_streams=max_streams)
         await server.start(path=path, ssl=None)
         try:
             yield path
@@ -255,11 +255,13 @@ class _RawClient:
                 return flags, payload
 
 
-def _raw_test(body: Callable[[str, _Service], Awaitable[None]]) -> _Service:
+def _raw_test(
+    body: Callable[[str, _Service], Awaitable[None]], max_streams: int = 1000
+) -> _Service:
     service = _service()
 
     async def main() -> None:
-        async with _serving(service) as path:
+        async with _serving(service, max_streams) as path:
             await body(path, service)
 
     asyncio.run(main())
@@ -389,3 +391,24 @@ def test_a_call_the_peer_abandons_has_its_handler_cancelled(ending: str) -> None
         assert service.cancelled == ["hang"]  # before the server closes anything itself
 
     _raw_test(body)
+
+
+def test_calls_beyond_the_advertised_limit_are_refused_for_the_client_to_retry() -> None:
+    async def body(path: str, service: _Service) -> None:
+        client = await _RawClient.connect(path)
+        _, settings = await client.until(4)
+        entries = dict(struct.iter_unpack(">HL", settings))
+        assert entries[3] == 2  # SETTINGS_MAX_CONCURRENT_STREAMS
+        for stream_id in (1, 3, 5):  # the third is one too many
+            client.send(1, 0x04, stream_id, client.request_block("Hang"))
+            client.send(0, 0x01, stream_id, client.message(b""))
+        _, payload = await client.until(3, 5)  # RST_STREAM on stream 5
+        assert struct.unpack(">L", payload)[0] == 7  # REFUSED_STREAM
+        client.send(3, 0, 1, struct.pack(">L", 8))  # one call ends: room for another
+        await asyncio.sleep(0.1)
+        client.send(1, 0x04, 7, client.request_block("Echo"))
+        client.send(0, 0x01, 7, client.message(b"ok"))
+        _, data = await client.until(0, 7)
+        assert BytesValue.FromString(data[5:]).value == b"ko"
+
+    _raw_test(body, max_streams=2)
