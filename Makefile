@@ -54,12 +54,18 @@ proto: venv
 	$(VPY) tools/genproto.py
 
 # tools/zipapp.py runs on BASE_PYTHON because the bytecode it ships must be that interpreter's.
+# Left out of the payload: what the plugin never runs (console scripts, the emulator) and the
+# two files that name the checkout's path (the scripts' shebangs, direct_url.json), so that
+# the sha256 Vault pins is the same wherever the same sources are built.
+ZIPAPP_EXCLUDE := 'bin/*' 'tencentcloud_emulator/*' '*.dist-info/direct_url.json' '*.dist-info/RECORD'
 dev: venv
 	mkdir -p bin
-	rm -rf build/zipapp
+	# All of build/: setuptools leaves modules deleted from the sources in build/lib.
+	rm -rf build
 	$(VPY) -m pip install -q --target build/zipapp .
 	$(BASE_PYTHON) tools/zipapp.py --site-packages build/zipapp --interpreter '$(BASE_PYTHON) -sSE' \
-	    --entry-point tencentcloud_secrets.main:main -o $(PLUGIN_BIN).tmp
+	    --entry-point tencentcloud_secrets.main:main $(addprefix --exclude ,$(ZIPAPP_EXCLUDE)) \
+	    -o $(PLUGIN_BIN).tmp
 	mv $(PLUGIN_BIN).tmp $(PLUGIN_BIN)
 	@sha256sum $(PLUGIN_BIN)
 

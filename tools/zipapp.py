@@ -25,6 +25,7 @@ BASE_PYTHON): that is the one whose bytecode it writes.
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import hashlib
 import io
 import os
@@ -86,9 +87,10 @@ def _cached_name(name: str) -> str:
     return f"{directory}/{cached}" if directory else cached
 
 
-def payload(site_packages: Path) -> bytes:
+def payload(site_packages: Path, exclude: tuple[str, ...] = ()) -> bytes:
     """A zip of ``site_packages`` plus the bytecode of each .py file in it, without the
-    bytecode already there (pip's is checked against mtimes)."""
+    bytecode already there (pip's is checked against mtimes) and without the files whose
+    path matches a pattern of ``exclude`` (fnmatch, ``/``-separated, from the top)."""
     files: dict[str, tuple[bytes, bool]] = {}  # name: (content, executable)
     with tempfile.TemporaryDirectory(prefix="zipapp-") as scratch:
         for directory, subdirs, names in os.walk(site_packages):
@@ -98,6 +100,8 @@ def payload(site_packages: Path) -> bytes:
                 if path.suffix == ".pyc":
                     continue
                 name = path.relative_to(site_packages).as_posix()
+                if any(fnmatch.fnmatchcase(name, pattern) for pattern in exclude):
+                    continue
                 files[name] = (path.read_bytes(), bool(path.stat().st_mode & 0o111))
                 if path.suffix == ".py":
                     compiled = _pyc(path, name, Path(scratch))
@@ -160,11 +164,12 @@ def build(
     entry_point: str,
     app_name: str = APP_NAME,
     unpack_env: str = UNPACK_ENV,
+    exclude: tuple[str, ...] = (),
 ) -> str:
     """Write the executable to ``output``; return its build id."""
     check_entry_point(entry_point)
     check_interpreter(interpreter)
-    packed = payload(site_packages)
+    packed = payload(site_packages, exclude)
     build_id = hashlib.sha256(packed).hexdigest()
     source = bootstrap_source(build_id, entry_point, app_name, unpack_env)
     with tempfile.TemporaryDirectory(prefix="zipapp-") as scratch:
@@ -195,6 +200,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--entry-point", required=True, help="module.path:function")
     parser.add_argument("--app-name", default=APP_NAME, help="names the default unpack dir")
     parser.add_argument("--unpack-env", default=UNPACK_ENV, help="overrides the unpack dir")
+    parser.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="leave out files matching this pattern (repeatable), e.g. 'bin/*'",
+    )
     parser.add_argument("-o", "--output", type=Path, required=True)
     args = parser.parse_args(argv)
     try:
@@ -205,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
             entry_point=args.entry_point,
             app_name=args.app_name,
             unpack_env=args.unpack_env,
+            exclude=tuple(args.exclude),
         )
     except BuildError as exc:
         print(f"zipapp: {exc}", file=sys.stderr)

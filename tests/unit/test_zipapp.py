@@ -59,7 +59,7 @@ def _fake_site_packages(root: Path) -> Path:
     return site
 
 
-def _build(site: Path, output: Path, seed: str = "random") -> None:
+def _build(site: Path, output: Path, seed: str = "random", exclude: tuple[str, ...] = ()) -> None:
     env = {**os.environ, "PYTHONHASHSEED": seed}
     result = subprocess.run(
         [
@@ -71,6 +71,7 @@ def _build(site: Path, output: Path, seed: str = "random") -> None:
             f"{BASE_PYTHON} -sSE",
             "--entry-point",
             "fakeapp.main:main",
+            *(f"--exclude={pattern}" for pattern in exclude),
             "-o",
             str(output),
         ],
@@ -254,3 +255,25 @@ def test_without_a_writable_place_it_says_what_to_set(app: Path, tmp_path: Path)
 def test_the_builder_refuses_another_interpreters_shebang() -> None:
     with pytest.raises(zipapp.BuildError, match="interpreter"):
         zipapp.check_interpreter("/usr/bin/env python3 -sSE")
+
+
+def test_excluded_files_are_left_out_so_the_checkouts_path_does_not_reach_the_build(
+    tmp_path: Path,
+) -> None:
+    # The same sources installed from two checkouts differ only in the files that name the
+    # checkout (pip's direct_url.json, console scripts' shebangs): excluded, the builds match.
+    outputs: list[bytes] = []
+    for checkout in ("/src/one", "/elsewhere/two"):
+        site = _fake_site_packages(tmp_path / checkout.strip("/").replace("/", "-"))
+        info = site / "fakeapp-1.0.dist-info"
+        (info / "direct_url.json").write_text(f'{{"url": "file://{checkout}"}}')
+        (site / "bin").mkdir()
+        (site / "bin" / "fakeapp").write_text(f"#!{checkout}/.venv/bin/python\n")
+        output = tmp_path / f"app-{len(outputs)}"
+        _build(site, output, exclude=("bin/*", "*.dist-info/direct_url.json"))
+        outputs.append(output.read_bytes())
+    assert outputs[0] == outputs[1]
+    names = _payload(tmp_path / "app-0").namelist()
+    assert "fakeapp/main.py" in names
+    assert "fakeapp-1.0.dist-info/METADATA" in names
+    assert not [name for name in names if name.startswith("bin/") or "direct_url" in name]
