@@ -289,8 +289,7 @@ class Connection(asyncio.Protocol):
         elif kind == RST_STREAM:
             if len(payload) != 4 or not stream_id:
                 raise ConnectionProtocolError(FRAME_SIZE_ERROR, "malformed RST_STREAM")
-            stream = self.streams.pop(stream_id, None)
-            self._blocked.pop(stream_id, None)
+            stream = self._forget(stream_id)
             if stream is not None:
                 stream.abandon()
         elif kind == GOAWAY:
@@ -308,7 +307,7 @@ class Connection(asyncio.Protocol):
         counted = len(payload)  # padding counts against the window too
         self._unacked += counted
         if self._unacked >= CONNECTION_WINDOW // 4:
-            self.write(frame(WINDOW_UPDATE, 0, 0, U32.pack(self._unacked)))
+            self.replenish(0, self._unacked)
             self._unacked = 0
         if flags & FLAG_PADDED:
             payload = unpad(payload)
@@ -316,7 +315,7 @@ class Connection(asyncio.Protocol):
         if stream is None:
             if stream_id > self._last_stream_id:
                 raise ConnectionProtocolError(PROTOCOL_ERROR, "DATA on an idle stream")
-            self.write(frame(RST_STREAM, 0, stream_id, U32.pack(STREAM_CLOSED)))
+            self.reset(stream_id, STREAM_CLOSED)
             return
         stream.data_received(payload, counted, bool(flags & FLAG_END_STREAM))
 
@@ -364,7 +363,7 @@ class Connection(asyncio.Protocol):
         self._last_stream_id = stream_id
         if self._going_away or len(self.streams) >= self._server.max_streams:
             # Not processed, so the client may send it again (grpc-go does, transparently).
-            self.write(frame(RST_STREAM, 0, stream_id, U32.pack(REFUSED_STREAM)))
+            self.reset(stream_id, REFUSED_STREAM)
             return
         self._open_stream(stream_id, headers, end_stream)
 
@@ -397,12 +396,12 @@ class Connection(asyncio.Protocol):
             try:
                 deadline = time.monotonic() + decode_timeout(timeout.decode("ascii"))
             except (ValueError, UnicodeDecodeError):
-                self.end_stream(stream_id, True, Status.INVALID_ARGUMENT, "malformed grpc-timeout")
+                self.end_stream(stream_id, Status.INVALID_ARGUMENT, "malformed grpc-timeout")
                 return
         method = self._server.method(path)
         if method is None:
             message = f"Method not found: {path.decode('ascii', 'replace')}"
-            self.end_stream(stream_id, True, Status.UNIMPLEMENTED, message)
+            self.end_stream(stream_id, Status.UNIMPLEMENTED, message)
             return
         stream: ServerStream[Any] = ServerStream(
             self, stream_id, method, metadata, deadline, user_agent.decode("latin-1")
@@ -428,10 +427,7 @@ class Connection(asyncio.Protocol):
         if stream is None:
             return
         if not increment or stream.send_window + increment > MAX_WINDOW:
-            self.streams.pop(stream_id, None)
-            self._blocked.pop(stream_id, None)
-            code = PROTOCOL_ERROR if not increment else FLOW_CONTROL_ERROR
-            self.write(frame(RST_STREAM, 0, stream_id, U32.pack(code)))
+            self.reset(stream_id, PROTOCOL_ERROR if not increment else FLOW_CONTROL_ERROR)
             stream.abandon()
             return
         stream.send_window += increment
@@ -508,19 +504,20 @@ class Connection(asyncio.Protocol):
             if self.send_window <= 0:
                 return
 
-    def end_stream(
-        self, stream_id: int, trailers_only: bool, status: Status, message: str | None
-    ) -> None:
-        """Answer a call that never reached a handler: one HEADERS frame with the status."""
-        block = _trailers(status, message)
-        if trailers_only:
-            block = RESPONSE_HEADERS + block
+    def end_stream(self, stream_id: int, status: Status, message: str | None) -> None:
+        """Answer a call that has sent nothing yet: one HEADERS frame, response headers and
+        status together (gRPC's trailers-only reply)."""
+        self._forget(stream_id)
+        block = RESPONSE_HEADERS + _trailers(status, message)
         self.write(frame(HEADERS, FLAG_END_HEADERS | FLAG_END_STREAM, stream_id, block))
 
     def reset(self, stream_id: int, code: int) -> None:
-        self.streams.pop(stream_id, None)
-        self._blocked.pop(stream_id, None)
+        self._forget(stream_id)
         self.write(frame(RST_STREAM, 0, stream_id, U32.pack(code)))
+
+    def _forget(self, stream_id: int) -> ServerStream[Any] | None:
+        self._blocked.pop(stream_id, None)
+        return self.streams.pop(stream_id, None)
 
     def replenish(self, stream_id: int, consumed: int) -> None:
         self.write(frame(WINDOW_UPDATE, 0, stream_id, U32.pack(consumed)))
@@ -682,8 +679,7 @@ class ServerStream(Generic[R]):
             self._timer.cancel()
         if not self._headers_sent:
             # Trailers-only: nothing was sent, so the status goes with the response headers.
-            self._connection.streams.pop(self.stream_id, None)
-            self._connection.end_stream(self.stream_id, True, status, message)
+            self._connection.end_stream(self.stream_id, status, message)
             return
         self.trailers = _trailers(status, message)
         self._connection.flush_stream(self)
