@@ -35,7 +35,6 @@ from .http2 import (
     FLAG_END_STREAM,
     FLAG_PADDED,
     FLAG_PRIORITY,
-    FRAME_HEADER,
     GOAWAY,
     HEADERS,
     MAX_WINDOW,
@@ -53,6 +52,8 @@ from .http2 import (
     WINDOW_UPDATE,
     ConnectionProtocolError,
     frame,
+    frame_header,
+    header_fragment,
     unpad,
 )
 
@@ -167,8 +168,8 @@ class UnaryClient:
         reply = bytearray()
         headers_seen = False
         stream_unacked = 0
-        partial: tuple[int, bytearray] | None = None  # header block waiting for CONTINUATION
-        partial_end = False
+        # A header block waiting for CONTINUATION: its stream, its HEADERS flags, the bytes.
+        partial: tuple[int, int, bytearray] | None = None
 
         while True:
             # Send what the windows allow; the last DATA frame ends our side of the stream.
@@ -192,11 +193,11 @@ class UnaryClient:
             if partial is not None:
                 if kind != CONTINUATION or sid != partial[0]:
                     raise ConnectionProtocolError(PROTOCOL_ERROR, "header block interrupted")
-                partial[1].extend(payload)
+                partial[2].extend(payload)
                 if not flags & FLAG_END_HEADERS:
                     continue
-                kind, payload = HEADERS, bytes(partial[1])
-                flags = FLAG_END_HEADERS | (FLAG_END_STREAM if partial_end else 0)
+                kind, payload = HEADERS, bytes(partial[2])
+                flags = partial[1] | FLAG_END_HEADERS
                 partial = None
             if kind == DATA:
                 self._unacked += len(payload)
@@ -215,13 +216,10 @@ class UnaryClient:
                     out.append(frame(WINDOW_UPDATE, 0, stream_id, U32.pack(stream_unacked)))
                     stream_unacked = 0
             elif kind == HEADERS:
-                if flags & FLAG_PADDED:
-                    payload = unpad(payload)
-                if flags & FLAG_PRIORITY:
-                    payload = payload[5:]
+                payload = header_fragment(flags, payload)
+                flags &= ~(FLAG_PADDED | FLAG_PRIORITY)  # what they describe is gone now
                 if not flags & FLAG_END_HEADERS:
-                    partial = (sid, bytearray(payload))
-                    partial_end = bool(flags & FLAG_END_STREAM)
+                    partial = (sid, flags, bytearray(payload))
                     continue
                 try:
                     fields = self._decoder.decode(payload)
@@ -290,12 +288,11 @@ class UnaryClient:
         buffer = self._buffer
         while True:
             if len(buffer) >= 9:
-                high, low, kind, flags, sid = FRAME_HEADER.unpack_from(buffer)
-                end = 9 + ((high << 8) | low)
-                if len(buffer) >= end:
-                    payload = bytes(buffer[9:end])
-                    del buffer[:end]
-                    return kind, flags, sid & 0x7FFFFFFF, payload
+                length, kind, flags, sid = frame_header(buffer)
+                if len(buffer) >= 9 + length:
+                    payload = bytes(buffer[9 : 9 + length])
+                    del buffer[: 9 + length]
+                    return kind, flags, sid, payload
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError("no answer from Vault in time")

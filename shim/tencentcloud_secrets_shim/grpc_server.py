@@ -51,9 +51,7 @@ from .http2 import (
     FLAG_END_HEADERS,
     FLAG_END_STREAM,
     FLAG_PADDED,
-    FLAG_PRIORITY,
     FLOW_CONTROL_ERROR,
-    FRAME_HEADER,
     FRAME_SIZE_ERROR,
     GOAWAY,
     HEADERS,
@@ -79,6 +77,8 @@ from .http2 import (
     WINDOW_UPDATE,
     ConnectionProtocolError,
     frame,
+    frame_header,
+    header_fragment,
     unpad,
 )
 from .rpc import RpcError, Status, decode_timeout, encode_message
@@ -250,15 +250,14 @@ class Connection(asyncio.Protocol):
                 pos = len(PREFACE)
             end = len(buffer)
             while end - pos >= 9:
-                high, low, kind, flags, stream_id = FRAME_HEADER.unpack_from(buffer, pos)
-                length = (high << 8) | low
+                length, kind, flags, stream_id = frame_header(buffer, pos)
                 if length > DEFAULT_FRAME_SIZE:
                     raise ConnectionProtocolError(FRAME_SIZE_ERROR, f"{length}-byte frame")
                 if end - pos - 9 < length:
                     break
                 payload = bytes(buffer[pos + 9 : pos + 9 + length])
                 pos += 9 + length
-                self._frame(kind, flags, stream_id & 0x7FFFFFFF, payload)
+                self._frame(kind, flags, stream_id, payload)
                 if self._transport is None or self._transport.is_closing():
                     return
         except ConnectionProtocolError as exc:
@@ -322,12 +321,7 @@ class Connection(asyncio.Protocol):
     def _on_headers(self, flags: int, stream_id: int, payload: bytes) -> None:
         if not stream_id:
             raise ConnectionProtocolError(PROTOCOL_ERROR, "HEADERS on stream 0")
-        if flags & FLAG_PADDED:
-            payload = unpad(payload)
-        if flags & FLAG_PRIORITY:
-            if len(payload) < 5:
-                raise ConnectionProtocolError(FRAME_SIZE_ERROR, "HEADERS too short")
-            payload = payload[5:]
+        payload = header_fragment(flags, payload)
         if flags & FLAG_END_HEADERS:
             self._header_block(stream_id, flags, payload)
         else:

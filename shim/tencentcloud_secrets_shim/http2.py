@@ -56,6 +56,23 @@ def frame(kind: int, flags: int, stream_id: int, payload: bytes = b"") -> bytes:
     return FRAME_HEADER.pack(length >> 8, length & 0xFF, kind, flags, stream_id) + payload
 
 
+def frame_header(buffer: bytes | bytearray, pos: int = 0) -> tuple[int, int, int, int]:
+    """The frame header at ``pos``: payload length, type, flags, stream id (reserved bit off)."""
+    high, low, kind, flags, stream_id = FRAME_HEADER.unpack_from(buffer, pos)
+    return (high << 8) | low, kind, flags, stream_id & 0x7FFFFFFF
+
+
+def header_fragment(flags: int, payload: bytes) -> bytes:
+    """A HEADERS frame's header block fragment, without its padding and priority fields."""
+    if flags & FLAG_PADDED:
+        payload = unpad(payload)
+    if flags & FLAG_PRIORITY:
+        if len(payload) < 5:
+            raise ConnectionProtocolError(FRAME_SIZE_ERROR, "HEADERS too short")
+        payload = payload[5:]
+    return payload
+
+
 def unpad(payload: bytes) -> bytes:
     if not payload or payload[0] >= len(payload):
         raise ConnectionProtocolError(PROTOCOL_ERROR, "padding longer than the frame")

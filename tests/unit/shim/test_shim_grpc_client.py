@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
+import struct
 import threading
 from collections.abc import Iterator
 from typing import Any
 
+import hpack
 import pytest
 from google.protobuf.wrappers_pb2 import BytesValue
 from grpclib.const import Cardinality, Handler
@@ -130,3 +133,46 @@ def test_timeouts_and_messages_round_trip() -> None:
         assert rpc.decode_message(rpc.encode_message(text)) == text
     assert rpc.encode_message("a%b\n") == b"a%25b%0A"
     assert rpc.decode_message(b"broken %z escape %4") == "broken %z escape %4"
+
+
+def test_padded_and_continued_header_blocks_and_padded_data_are_read(tmp_path: Any) -> None:
+    """What grpclib's server never sends: a reply whose headers are padded and split over
+    CONTINUATION, padded DATA, and trailers with a priority field."""
+    path = str(tmp_path / "raw.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(1)
+
+    def frame(kind: int, flags: int, payload: bytes) -> bytes:
+        return (
+            struct.pack(">HBBBL", len(payload) >> 8, len(payload) & 255, kind, flags, 1) + payload
+        )
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            received = b""
+            while b"\x00\x01\x00\x00\x00\x01" not in received:  # DATA with END_STREAM, stream 1
+                received += conn.recv(65536)
+            encoder = hpack.Encoder()
+            head = encoder.encode([(":status", "200"), ("content-type", "application/grpc")])
+            body = BytesValue(value=b"padded").SerializeToString()
+            message = struct.pack(">BL", 0, len(body)) + body
+            trailers = encoder.encode([("grpc-status", "0")])
+            conn.sendall(
+                struct.pack(">HBBBL", 0, 0, 4, 0, 0)  # SETTINGS
+                + frame(1, 0x08, bytes([2]) + head[:3] + b"\x00\x00")  # HEADERS, PADDED
+                + frame(9, 0x04, head[3:])  # CONTINUATION, END_HEADERS
+                + frame(0, 0x08, bytes([4]) + message + b"\x00" * 4)  # DATA, PADDED
+                + frame(1, 0x20 | 0x04 | 0x01, b"\x00\x00\x00\x00\x10" + trailers)  # PRIORITY
+            )
+            conn.recv(65536)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    client = UnaryClient(path, None)
+    reply = client.call("/t.S/echo", BytesValue(value=b"x"), BytesValue, 5)
+    client.close()
+    thread.join(5)
+    listener.close()
+    assert reply.value == b"padded"
