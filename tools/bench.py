@@ -31,6 +31,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import json
+import logging
 import os
 import platform
 import shutil
@@ -47,6 +48,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tests.integration.probe_backend import launcher_script
 from tools import loadgen
 from tools.loadgen import Call, Outcome
 from tools.vaultserver import (
@@ -231,14 +233,7 @@ class Bench:
         time (the test suite's probe backend, run from the sources at info level): the same
         calls as the Go plugin's read, where ours answers from its cache."""
         launcher = self.vault.workdir / "storage-probe"
-        launcher.write_text(
-            f"#!{sys.executable}\n"
-            "import logging, sys\n"
-            f"sys.path.insert(0, {str(ROOT)!r})\n"
-            "from tencentcloud_secrets_shim import serve\n"
-            "from tests.integration.probe_backend import PROBE_VERSION, ProbeBackend\n"
-            "sys.exit(serve(ProbeBackend, PROBE_VERSION, log_level=logging.INFO))\n"
-        )
+        launcher.write_text(launcher_script(ROOT, logging.INFO))
         self.register("storage-probe", launcher, mount=PROBE_MOUNT)
         # Revoking a probe lease stores a mark; reading it is one storage get, every time.
         lease = self.call("PUT", f"{PROBE_MOUNT}/lease/bench", {"ttl": 3600})

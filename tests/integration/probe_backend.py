@@ -97,16 +97,17 @@ class ProbeBackend(fw.Backend):
         return fw.list_response(fw.list_wal(request.storage))
 
 
-def launcher_script(root: Path) -> str:
-    """An executable plugin file for Vault's plugin directory, running this module."""
+def launcher_script(root: Path, log_level: int = logging.DEBUG) -> str:
+    """An executable plugin file for Vault's plugin directory, running this module. The tests
+    want a line per request (debug); the benchmark measures without it (info)."""
     return (
         f"#!{sys.executable}\n"
         "import sys\n"
         f"sys.path.insert(0, {str(root)!r})\n"
         "from tests.integration.probe_backend import main\n"
-        "sys.exit(main())\n"
+        f"sys.exit(main({log_level}))\n"
     )
 
 
-def main() -> int:
-    return serve(ProbeBackend, PROBE_VERSION, log_level=logging.DEBUG)
+def main(log_level: int = logging.DEBUG) -> int:
+    return serve(ProbeBackend, PROBE_VERSION, log_level=log_level)
