@@ -143,11 +143,15 @@ _PAGING = (i("Page"), i("Rp"))
     s("Email"),
 )
 def add_user(call: Call, p: Params) -> dict[str, Any]:
+    # ConsoleLogin, UseApi and NeedResetPassword are 0/1 flags ("0: no, 1: yes") with no
+    # documented default; an absent flag is 0, which is what the vendor's own Vault plugin
+    # relies on (AddUser with a name only, then CreateAccessKey, then DeleteUser without
+    # Force). NeedResetPassword has nothing to act on here: it is accepted and not stored.
     user, password, key = call.account.add_user(
         name=p.text("Name"),
         remark=p.text("Remark"),
         console_login=p.number("ConsoleLogin"),
-        use_api=p.number("UseApi", 1),
+        use_api=p.number("UseApi"),
         password=p.opt_text("Password"),
         phone_num=p.text("PhoneNum"),
         country_code=p.text("CountryCode"),

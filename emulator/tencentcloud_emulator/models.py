@@ -221,13 +221,14 @@ class Account:
         name: str,
         remark: str = "",
         console_login: int = 0,
-        use_api: int = 1,
+        use_api: int = 0,
         password: str | None = None,
         phone_num: str = "",
         country_code: str = "",
         email: str = "",
     ) -> tuple[User, str | None, AccessKey | None]:
-        """AddUser: name 1-64 of ``[\\w+=,.@-]``, unique; quota; password rules when given."""
+        """AddUser: name 1-64 of ``[\\w+=,.@-]``, unique; quota; password rules when given.
+        A key is made only when ``use_api`` is set (an absent UseApi is 0)."""
         if not 1 <= len(name) <= 64 or not _NAME.match(name):
             raise ApiError("InvalidParameter.UserNameIllegal", "The user name is illegal.")
         _check_description(remark, 255)
@@ -464,6 +465,9 @@ class Account:
         return group
 
     def delete_group(self, group_id: int) -> None:
+        """DeleteGroup: a group that still has members is deleted and the memberships go with
+        it. Its SDK error list (FailedOperation, ResourceNotFound.UserNotExist) and API page
+        name no "group not empty" refusal, so none is invented."""
         group = self._require_group(group_id, "ResourceNotFound.UserNotExist")
         for uin in group.members:
             user = self.user_by_uin(uin)

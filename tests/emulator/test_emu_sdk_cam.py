@@ -79,6 +79,29 @@ def test_add_user_without_api_keys_and_with_console_login(cam: Any) -> None:
     assert len(created.Password) == 32
 
 
+def test_add_user_with_only_a_name_gets_no_key_and_no_console_login(cam: Any) -> None:
+    """UseApi, ConsoleLogin and NeedResetPassword left out: each reads as 0 ("no"), so the user
+    is made without an API key and without a console password."""
+    created = add_user(cam, "bare")
+    assert (created.SecretId, created.SecretKey, created.Password) == (None, None, None)
+    keys = cam.ListAccessKeys(build(models.ListAccessKeysRequest, TargetUin=created.Uin))
+    assert keys.AccessKeys == []
+    assert cam.GetUser(build(models.GetUserRequest, Name="bare")).ConsoleLogin == 0
+
+
+def test_original_go_plugin_lifecycle_needs_no_force(cam: Any, error_code: ErrorCode) -> None:
+    """The sequence tencentcloudstack/vault-plugin-secrets-tencentcloud sends: AddUser with a
+    name only, CreateAccessKey, then on revoke DeleteAccessKey and DeleteUser without Force."""
+    uin = add_user(cam, "vault-root-1").Uin
+    key = cam.CreateAccessKey(build(models.CreateAccessKeyRequest, TargetUin=uin)).AccessKey
+    cam.DeleteAccessKey(
+        build(models.DeleteAccessKeyRequest, AccessKeyId=key.AccessKeyId, TargetUin=uin)
+    )
+    cam.DeleteUser(build(models.DeleteUserRequest, Name="vault-root-1"))
+    gone = build(models.GetUserRequest, Name="vault-root-1")
+    assert error_code(lambda: cam.GetUser(gone)) == "ResourceNotFound.UserNotExist"
+
+
 def test_access_key_lifecycle(cam: Any, error_code: ErrorCode) -> None:
     uin = add_user(cam, "carol", UseApi=0).Uin
     made = cam.CreateAccessKey(
@@ -215,6 +238,23 @@ def test_groups_memberships_and_group_policies(cam: Any, error_code: ErrorCode) 
     cam.DeleteGroup(build(models.DeleteGroupRequest, GroupId=group_id))
     gone = build(models.GetGroupRequest, GroupId=group_id)
     assert error_code(lambda: cam.GetGroup(gone)) == "ResourceNotFound.UserNotExist"
+
+
+def test_delete_group_with_members_drops_the_memberships(cam: Any, error_code: ErrorCode) -> None:
+    """Neither DeleteGroup's error list nor its API page names a "group not empty" refusal, so
+    the emulator keeps deleting a group that still has members; the users stay."""
+    alice = add_user(cam, "alice", UseApi=0)
+    group_id = cam.CreateGroup(build(models.CreateGroupRequest, GroupName="full")).GroupId
+    cam.AddUserToGroup(
+        build(models.AddUserToGroupRequest, Info=[{"GroupId": group_id, "Uin": alice.Uin}])
+    )
+
+    cam.DeleteGroup(build(models.DeleteGroupRequest, GroupId=group_id))
+    gone = build(models.GetGroupRequest, GroupId=group_id)
+    assert error_code(lambda: cam.GetGroup(gone)) == "ResourceNotFound.UserNotExist"
+    assert cam.GetUser(build(models.GetUserRequest, Name="alice")).Uin == alice.Uin
+    mine = cam.ListGroupsForUser(build(models.ListGroupsForUserRequest, Uid=alice.Uid))
+    assert (mine.TotalNum, mine.GroupInfo) == (0, [])
 
 
 def test_roles(cam: Any, emulator: RunningEmulator, error_code: ErrorCode) -> None:
