@@ -579,7 +579,7 @@ def soak_main(args: argparse.Namespace) -> int:
         # WAL entries are replayed once older than this: long enough that no issue still in
         # flight under throttling is touched, short enough to clean up within the drain.
         active.cli(
-            "secrets", "enable", f"-path={mount}", "-options=rollback_min_age=20s", PLUGIN_NAME
+            "secrets", "enable", f"-path={mount}", "-options=rollback_min_age=30s", PLUGIN_NAME
         )
         configure_mount(active, mount, emulator.endpoint, emulator.secret_id, emulator.secret_key)
         if args.max_retries is not None:

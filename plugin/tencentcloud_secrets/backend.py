@@ -21,6 +21,7 @@ from tencentcloud_secrets import framework as fw
 from tencentcloud_secrets.cam_objects import WAL_ROLE_OBJECTS, RoleObjects
 from tencentcloud_secrets.clients import client_from_config
 from tencentcloud_secrets.cloud_errors import vault_error
+from tencentcloud_secrets.group_use import GroupUse
 from tencentcloud_secrets.paths.config import CONFIG_KEY, ConfigPaths, MountConfig, read_config
 from tencentcloud_secrets.paths.creds import CredsPaths
 from tencentcloud_secrets.paths.roles import RolePaths
@@ -41,6 +42,8 @@ from tencentcloud_secrets.rotation import (
     roll_back_old_key,
 )
 from tencentcloud_secrets.secrets import WAL_CAM_USER, Leases
+from tencentcloud_secrets.teardown import tear_down_if_unmounting
+from tencentcloud_secrets.tencentcloud.deadline import Deadline
 from tencentcloud_secrets.tencentcloud.errors import CredentialsError, TencentCloudError
 from tencentcloud_secrets_shim import logical
 
@@ -62,6 +65,12 @@ clients may get with "role/<name>", and issue credentials by reading "creds/<nam
 # deadline (90 s by default); rollback waits well past that before touching its objects.
 ROLLBACK_MIN_AGE = 300.0
 ROLLBACK_MIN_AGE_OPTION = "rollback_min_age"
+# The shortest rollback_min_age a mount accepts: every request's cloud calls must end this
+# much before, so a request still running is never rolled back under it.
+MIN_ROLLBACK_MIN_AGE = 30.0
+# Cloud calls end this long before the rollback may act on an entry the request wrote: time
+# for the answer to be stored, and for a server still running a call the client gave up on.
+ROLLBACK_MARGIN = 10.0
 # Cloud calls must end before Vault's deadline, with time left to answer it.
 DEADLINE_MARGIN = 2.0
 
@@ -72,6 +81,7 @@ class TencentCloudBackend(fw.Backend):
         self._client: TencentCloudClient | None = None
         self._client_lock = threading.Lock()
         self._group_hints: dict[str, int] = {}
+        self.group_use = GroupUse()
         self._rotation_failures: dict[str, tuple[int, float]] = {}
         # Seams for tests: how the engine waits (for a new key to propagate) and what time
         # it is (for rotation schedules).
@@ -103,7 +113,7 @@ class TencentCloudBackend(fw.Backend):
             wal_rollback_min_age=ROLLBACK_MIN_AGE,
             periodic_func=self._periodic,
             invalidate_func=self._invalidate,
-            clean_func=self.reset_client,
+            clean_func=self._cleanup,
             cached_storage=(CONFIG_KEY, ROLE_PREFIX, STATIC_ROLE_PREFIX),
         )
 
@@ -113,7 +123,13 @@ class TencentCloudBackend(fw.Backend):
         if raw:
             # Mount option (vault secrets enable -options=rollback_min_age=30s), for tests
             # and for operators whose request deadline differs from Vault's default.
-            self.wal_rollback_min_age = max(1.0, fw.parse_duration_seconds(raw))
+            age = fw.parse_duration_seconds(raw)
+            if age < MIN_ROLLBACK_MIN_AGE:
+                raise ValueError(
+                    f"{ROLLBACK_MIN_AGE_OPTION} must be at least {int(MIN_ROLLBACK_MIN_AGE)}s: "
+                    "a shorter one could roll back a request still running"
+                )
+            self.wal_rollback_min_age = age
 
     # --- per-mount state ------------------------------------------------------------------
 
@@ -124,12 +140,21 @@ class TencentCloudBackend(fw.Backend):
                 self._client = client_from_config(read_config(storage) or MountConfig())
             return self._client
 
+    def role_objects(self, storage: logical.Storage) -> RoleObjects:
+        return RoleObjects(self.client(storage), storage, self.group_use)
+
     def reset_client(self) -> None:
         """Forget the cached client; the next call builds one from the stored config."""
         with self._client_lock:
             client, self._client = self._client, None
         if client is not None:
             client.close()
+
+    def _cleanup(self) -> None:
+        """Vault is done with this instance: removing the mount (then its objects leave the
+        account too, see teardown), sealing, stopping or reloading."""
+        tear_down_if_unmounting(self)
+        self.reset_client()
 
     def _invalidate(self, key: str) -> None:
         if key == CONFIG_KEY:
@@ -141,12 +166,18 @@ class TencentCloudBackend(fw.Backend):
     def nonce() -> str:
         return secrets.token_hex(8)
 
-    @staticmethod
-    def cloud_deadline(request: logical.Request) -> float | None:
-        """When this request's cloud calls must give up (monotonic), from Vault's deadline."""
-        if request.deadline is None:
-            return None
-        return request.deadline - DEADLINE_MARGIN
+    def cloud_deadline(self, request: logical.Request) -> Deadline:
+        """When this request's cloud calls must give up, and the cancellation they check
+        before each call.
+
+        The earlier of Vault's deadline (less a margin to answer) and the rollback's: a WAL
+        entry this request writes is replayed once it is ``wal_rollback_min_age`` old, and
+        by then no call of the request may still run.
+        """
+        at = time.monotonic() + self.wal_rollback_min_age - ROLLBACK_MARGIN
+        if request.deadline is not None:
+            at = min(at, request.deadline - DEADLINE_MARGIN)
+        return Deadline(at, request.cancelled.is_set)
 
     def group_hint(self, role_name: str, count: int) -> int:
         """Which of the role's managed groups to try first: the last one that had room."""
@@ -159,7 +190,7 @@ class TencentCloudBackend(fw.Backend):
         self._group_hints.pop(role_name, None)
 
     def grow_role(
-        self, request: logical.Request, name: str, seen: int, deadline: float | None
+        self, request: logical.Request, name: str, seen: int, deadline: Deadline | None
     ) -> Role:
         """Give the role one more managed group, unless another request grew it past the
         ``seen`` groups meanwhile (then the new group is tried first)."""
@@ -171,7 +202,7 @@ class TencentCloudBackend(fw.Backend):
             if len(role.managed_groups) > seen:
                 self.set_group_hint(name, len(role.managed_groups) - 1)
                 return role
-            change = RoleObjects(self.client(storage), storage).grow(name, role, deadline)
+            change = self.role_objects(storage).grow(name, role, deadline)
             write_role(storage, name, role)
             fw.delete_wal(storage, change.wal_id)
             self.set_group_hint(name, len(role.managed_groups) - 1)
@@ -186,7 +217,7 @@ class TencentCloudBackend(fw.Backend):
         if not storage.list("retired/"):
             return
         try:
-            left = RoleObjects(self.client(storage), storage).sweep(self.cloud_deadline(request))
+            left = self.role_objects(storage).sweep(self.cloud_deadline(request))
         except CredentialsError:
             return
         except TencentCloudError as exc:
@@ -210,7 +241,9 @@ class TencentCloudBackend(fw.Backend):
                 due.append(
                     (
                         STATIC_ROLE_PREFIX + name,
-                        functools.partial(rotate_static_role, self, storage, name, None),
+                        functools.partial(
+                            rotate_static_role, self, storage, name, None, due_at=now
+                        ),
                     )
                 )
         for key, rotate in due:
@@ -258,9 +291,7 @@ class TencentCloudBackend(fw.Backend):
         # Under the role's lock: a write of the same role must not interleave.
         try:
             with self.locks.locked(ROLE_PREFIX + str(data.get("role", ""))):
-                RoleObjects(self.client(storage), storage).roll_back(
-                    data, self.cloud_deadline(request)
-                )
+                self.role_objects(storage).roll_back(data, self.cloud_deadline(request))
         except TencentCloudError as exc:
             raise vault_error(exc, "rolling back a role write") from None
 

@@ -28,9 +28,11 @@ from collections.abc import Callable
 from typing import Any
 
 from tencentcloud_secrets import framework as fw
+from tencentcloud_secrets.group_use import GroupUse
 from tencentcloud_secrets.role import CamGroup, InlinePolicy, Role, read_role
 from tencentcloud_secrets.tencentcloud import models_cam as cm
 from tencentcloud_secrets.tencentcloud.client import TencentCloudClient
+from tencentcloud_secrets.tencentcloud.deadline import Deadline
 from tencentcloud_secrets.tencentcloud.errors import (
     InvalidParameterError,
     NotFoundError,
@@ -90,13 +92,18 @@ class _Undo:
 class RoleObjects:
     """Creates, updates and retires one mount's per-role CAM objects."""
 
-    def __init__(self, client: TencentCloudClient, storage: logical.Storage) -> None:
+    def __init__(
+        self, client: TencentCloudClient, storage: logical.Storage, group_use: GroupUse
+    ) -> None:
         self._cam = client.cam
         self._storage = storage
+        self._group_use = group_use
 
     # --- role write -------------------------------------------------------------------
 
-    def apply(self, name: str, old: Role | None, new: Role, deadline: float | None) -> RoleChange:
+    def apply(
+        self, name: str, old: Role | None, new: Role, deadline: Deadline | None
+    ) -> RoleChange:
         """Make the cloud match ``new`` (ids filled in place); write nothing to storage but
         the WAL entry, which the caller deletes after storing the role.
 
@@ -182,13 +189,15 @@ class RoleObjects:
                         f"detachment of {policy_id} from {group.group_id}",
                         functools.partial(self._attach, group.group_id, policy_id, None),
                     )
-        except TencentCloudError:
-            if undo.run() and wal_id:
+        except TencentCloudError as exc:
+            # A create whose answer was lost may have made an object the undo cannot name:
+            # then the entry stays, and the rollback finds the object by its marker.
+            if undo.run() and wal_id and not exc.create_outcome_unknown:
                 fw.delete_wal(self._storage, wal_id)
             raise
         return RoleChange(wal_id, dropped)
 
-    def grow(self, name: str, role: Role, deadline: float | None) -> RoleChange:
+    def grow(self, name: str, role: Role, deadline: Deadline | None) -> RoleChange:
         """Add one more managed group carrying the role's policies (the others are full).
 
         The caller holds the role's lock, stores the role, then deletes the WAL entry.
@@ -243,7 +252,7 @@ class RoleObjects:
         self._storage.put(logical.StorageEntry(key, json.dumps(record).encode()))
         return key
 
-    def sweep(self, deadline: float | None) -> list[str]:
+    def sweep(self, deadline: Deadline | None) -> list[str]:
         """Try every retired record; returns what stays for later."""
         left = []
         for name in self._storage.list(RETIRED_PREFIX):
@@ -252,7 +261,7 @@ class RoleObjects:
                 left.append(reason)
         return left
 
-    def sweep_one(self, key: str | None, deadline: float | None) -> str | None:
+    def sweep_one(self, key: str | None, deadline: Deadline | None) -> str | None:
         """Remove what one record holds, if no user is left in its groups; returns None when
         all is gone, else what is left and why."""
         if key is None:
@@ -270,17 +279,15 @@ class RoleObjects:
             group = CamGroup(**raw)
             if group.group_id in used_groups:
                 continue
-            try:
-                members = self._cam.list_users_for_group(
-                    cm.ListUsersForGroupRequest(group.group_id, page=1, rp=1), deadline=deadline
-                ).total_num
-            except NotFoundError:
-                continue
-            if members:
-                busy += members
-                remaining.append(raw)
-                continue
-            self._delete_group(group.group_id, deadline)
+            with self._group_use.removing(group.group_id) as free:
+                members = self._members(group.group_id, deadline) if free else 1
+                if members is None:
+                    continue
+                if members:
+                    busy += members
+                    remaining.append(raw)
+                    continue
+                self._delete_group(group.group_id, deadline)
         if remaining:
             record["groups"] = remaining
             self._storage.put(logical.StorageEntry(key, json.dumps(record).encode()))
@@ -301,22 +308,31 @@ class RoleObjects:
 
     # --- single calls -------------------------------------------------------------------
 
-    def _attach(self, group_id: int, policy_id: int, deadline: float | None) -> None:
+    def _members(self, group_id: int, deadline: Deadline | None) -> int | None:
+        """How many users are in the group; None when it is gone."""
+        try:
+            return self._cam.list_users_for_group(
+                cm.ListUsersForGroupRequest(group_id, page=1, rp=1), deadline=deadline
+            ).total_num
+        except NotFoundError:
+            return None
+
+    def _attach(self, group_id: int, policy_id: int, deadline: Deadline | None) -> None:
         self._cam.attach_group_policy(
             cm.AttachGroupPolicyRequest(policy_id, group_id), deadline=deadline
         )
 
-    def _detach(self, group_id: int, policy_id: int, deadline: float | None) -> None:
+    def _detach(self, group_id: int, policy_id: int, deadline: Deadline | None) -> None:
         with contextlib.suppress(NotFoundError):
             self._cam.detach_group_policy(
                 cm.DetachGroupPolicyRequest(policy_id, group_id), deadline=deadline
             )
 
-    def _delete_group(self, group_id: int, deadline: float | None = None) -> None:
+    def _delete_group(self, group_id: int, deadline: Deadline | None = None) -> None:
         with contextlib.suppress(NotFoundError):
             self._cam.delete_group(cm.DeleteGroupRequest(group_id), deadline=deadline)
 
-    def _delete_policies(self, policy_ids: list[int], deadline: float | None = None) -> None:
+    def _delete_policies(self, policy_ids: list[int], deadline: Deadline | None = None) -> None:
         """DeletePolicy takes many ids but fails whole when one is gone: then go one by one."""
         try:
             self._cam.delete_policy(cm.DeletePolicyRequest(tuple(policy_ids)), deadline=deadline)
@@ -329,7 +345,22 @@ class RoleObjects:
 
     # --- rollback -----------------------------------------------------------------------
 
-    def roll_back(self, data: dict[str, Any], deadline: float | None) -> None:
+    def _retired_ids(self) -> tuple[set[int], set[int]]:
+        """Group and policy ids named by any retired record."""
+        groups: set[int] = set()
+        policies: set[int] = set()
+        for name in self._storage.list(RETIRED_PREFIX):
+            entry = self._storage.get(RETIRED_PREFIX + name)
+            if entry is None:
+                continue
+            record = json.loads(entry.value)
+            groups |= {int(g["group_id"]) for g in record.get("groups", [])}
+            policies |= {
+                int(p["policy_id"]) for p in record.get("policies", []) if p.get("policy_id")
+            }
+        return groups, policies
+
+    def roll_back(self, data: dict[str, Any], deadline: Deadline | None) -> None:
         """Undo a role write that never finished. Safe twice: each object is deleted only if
         it still exists, carries this write's marker, and the stored role does not use it;
         then the stored role's groups get exactly the stored role's policies again."""
@@ -350,16 +381,29 @@ class RoleObjects:
                 self._detach(group.group_id, policy_id, deadline)
 
     def _delete_unused(
-        self, data: dict[str, Any], role: Role | None, deadline: float | None
+        self, data: dict[str, Any], role: Role | None, deadline: Deadline | None
     ) -> None:
+        # The write may have finished after all (its entry outlived it), and a later write
+        # or delete retired what it made: retired objects are the sweep's, which waits for
+        # their last lease; the rollback leaves them alone.
+        retired_groups, retired_policies = self._retired_ids()
         used_groups = {g.group_id for g in role.managed_groups} if role else set()
+        used_groups |= retired_groups
         used_policies = {p.policy_id for p in role.inline_policies} if role else set()
+        used_policies |= retired_policies
         for plan in data.get("groups", []):
             group = self._cam.find_group_by_name(plan["group_name"], deadline=deadline)
             if group is None or group.remark != plan["remark"] or group.group_id in used_groups:
                 continue
-            log.info("rollback: deleting group %s of an unfinished role write", group.group_name)
-            self._delete_group(group.group_id, deadline)
+            with self._group_use.removing(group.group_id) as free:
+                # Members mean a lease's user: never take its permissions away.
+                if not free or self._members(group.group_id, deadline):
+                    log.warning("rollback: group %s has members; kept", group.group_name)
+                    continue
+                log.info(
+                    "rollback: deleting group %s of an unfinished role write", group.group_name
+                )
+                self._delete_group(group.group_id, deadline)
         for plan in data.get("policies", []):
             policy = self._cam.find_policy_by_name(
                 plan["policy_name"], scope="Local", deadline=deadline

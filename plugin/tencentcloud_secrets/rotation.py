@@ -25,6 +25,7 @@ from typing import Any
 from tencentcloud_secrets import framework as fw
 from tencentcloud_secrets.tencentcloud import models_cam as cm
 from tencentcloud_secrets.tencentcloud.client import TencentCloudClient
+from tencentcloud_secrets.tencentcloud.deadline import Deadline
 from tencentcloud_secrets.tencentcloud.errors import (
     AuthenticationError,
     NotFoundError,
@@ -66,7 +67,7 @@ class KeyRotation:
         storage: logical.Storage,
         owner_uin: int | None,
         *,
-        deadline: float | None = None,
+        deadline: Deadline | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -112,7 +113,8 @@ class KeyRotation:
                 as_new.sts.get_caller_identity(deadline=self._deadline)
                 return
             except AuthenticationError:
-                late = self._deadline is not None and self._clock() + delay >= self._deadline
+                at = self._deadline.at if self._deadline is not None else None
+                late = at is not None and self._clock() + delay >= at
                 if waited + delay > PROPAGATION_TIMEOUT or late:
                     raise
                 self._sleep(delay)
@@ -189,7 +191,7 @@ class KeyRotation:
 
 
 def roll_back_key(
-    client: TencentCloudClient, data: dict[str, Any], in_use: set[str], deadline: float | None
+    client: TencentCloudClient, data: dict[str, Any], in_use: set[str], deadline: Deadline | None
 ) -> None:
     """Delete keys a rotation created and never stored. Safe twice: only keys carrying that
     rotation's marker in their Description, and none that Vault uses, are deleted."""
@@ -208,7 +210,7 @@ def roll_back_key(
 
 
 def roll_back_old_key(
-    client: TencentCloudClient, data: dict[str, Any], in_use: set[str], deadline: float | None
+    client: TencentCloudClient, data: dict[str, Any], in_use: set[str], deadline: Deadline | None
 ) -> None:
     """Finish a rotation that stored its new key but did not delete the old one. Safe twice,
     and a no-op when the rotation never stored the new key (the old one is then in use)."""

@@ -18,6 +18,7 @@ from tencentcloud_secrets import framework as fw
 from tencentcloud_secrets.cloud_errors import vault_error
 from tencentcloud_secrets.role import CAM_USER, read_role
 from tencentcloud_secrets.tencentcloud import models_cam as cm
+from tencentcloud_secrets.tencentcloud.deadline import Deadline
 from tencentcloud_secrets.tencentcloud.errors import NotFoundError, TencentCloudError
 from tencentcloud_secrets_shim import logical
 
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 SECRET_TYPE = "tencentcloud"
 """The original plugin's secret type name, kept so its leases route here."""
 WAL_CAM_USER = "cam_user"
+REVOKING_PREFIX = "revoking/"
+"""Leases whose revocation failed once, by username: their retries check the uin first."""
 
 
 def _text(internal: dict[str, Any], key: str) -> str:
@@ -69,26 +72,63 @@ class Leases:
         username = _text(internal, "username")
         client = self._backend.client(request.storage)
         deadline = self._backend.cloud_deadline(request)
+        uin = internal.get("uin")
+        storage = request.storage
+        pending = REVOKING_PREFIX + username
+        # The first attempt deletes by name in one call: the name is unique to this lease.
+        # After a failed attempt (the user may be gone already, and its name free for anybody)
+        # the user is deleted only if it is still the lease's (same uin).
+        retry = isinstance(uin, int) and storage.get(pending) is not None
         try:
             if kind == "cam":
                 self._revoke_legacy(client.cam, internal, username, deadline)
-            self._delete_user(client.cam, username, deadline)
+            if retry and not self._still_the_leases(client.cam, username, uin, deadline):
+                storage.delete(pending)
+                return None
+            self._delete_user(client.cam, username, deadline, retry_sent=not isinstance(uin, int))
         except TencentCloudError as exc:
+            if isinstance(uin, int) and not retry:
+                storage.put(logical.StorageEntry(pending, str(uin).encode()))
             # Vault retries a failed revocation with backoff.
             raise vault_error(exc, f'revoking the credential of user "{username}"') from None
+        if retry:
+            storage.delete(pending)
         log.info("revoked cam_user credential", extra={"username": username})
         return None
 
     @staticmethod
-    def _delete_user(cam: Any, username: str, deadline: float | None) -> None:
+    def _still_the_leases(cam: Any, username: str, uin: Any, deadline: Deadline | None) -> bool:
         try:
-            cam.delete_user(cm.DeleteUserRequest(username, force=True), deadline=deadline)
+            user = cam.get_user(cm.GetUserRequest(username), deadline=deadline)
+        except NotFoundError:
+            log.info("user %s was already gone", username)
+            return False
+        if user.uin != uin:
+            log.warning(
+                "user %s is not the lease's any more (uin %s, the lease's %s); kept",
+                username,
+                user.uin,
+                uin,
+            )
+            return False
+        return True
+
+    @staticmethod
+    def _delete_user(
+        cam: Any, username: str, deadline: Deadline | None, *, retry_sent: bool = True
+    ) -> None:
+        try:
+            cam.delete_user(
+                cm.DeleteUserRequest(username, force=True),
+                deadline=deadline,
+                retry_sent=retry_sent,
+            )
         except NotFoundError:
             log.info("user %s was already gone", username)
 
     @staticmethod
     def _revoke_legacy(
-        cam: Any, internal: dict[str, Any], username: str, deadline: float | None
+        cam: Any, internal: dict[str, Any], username: str, deadline: Deadline | None
     ) -> None:
         """The original plugin made one custom policy per lease, named "<user>-<uuid>";
         delete those (checked by name) before the user."""

@@ -197,7 +197,13 @@ class BackendService:
             with contextlib.suppress(logical.WouldBlock):
                 reply = _handle_request(mount.backend, request)
         if reply is None:
-            reply = await self._in_mount(mount, _handle_request, mount.backend, request)
+            try:
+                reply = await self._in_mount(mount, _handle_request, mount.backend, request)
+            except asyncio.CancelledError:
+                # Vault reset the stream or the deadline passed: the worker thread runs on,
+                # and must learn that its answer will reach nobody.
+                request.cancelled.set()
+                raise
         await stream.send_message(reply)
 
     async def HandleExistenceCheck(self, stream: ServerStream[pb.HandleExistenceCheckArgs]) -> None:

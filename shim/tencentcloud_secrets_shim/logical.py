@@ -85,12 +85,25 @@ class Request:
     # time.monotonic() instant after which Vault no longer waits for the answer (its
     # request deadline, sent as gRPC's timeout); None when Vault set none.
     deadline: float | None = None
+    # Set by the shim when Vault cancels the call (its client went away) or its deadline
+    # passes: from then on nobody receives the answer, so the engine must not create
+    # anything more for it, nor forget what it already created.
+    cancelled: threading.Event = dataclasses.field(
+        default_factory=threading.Event, repr=False, compare=False
+    )
 
     def time_left(self) -> float | None:
         """Seconds until ``deadline`` (never negative), or None without a deadline."""
         if self.deadline is None:
             return None
         return max(0.0, self.deadline - time.monotonic())
+
+    def wanted(self, margin: float = 0.0) -> bool:
+        """Whether Vault still waits for the answer, with ``margin`` seconds to deliver it."""
+        if self.cancelled.is_set():
+            return False
+        left = self.time_left()
+        return left is None or left >= margin
 
 
 @dataclasses.dataclass

@@ -245,7 +245,7 @@ def test_plugin_killed_between_adduser_and_addusertogroup(
     (about once a minute) has the relaunched plugin delete the user. A lease issued before
     the crash still revokes."""
     mount = "tc-crash"
-    vault.cli("secrets", "enable", f"-path={mount}", "-options=rollback_min_age=1s", PLUGIN_NAME)
+    vault.cli("secrets", "enable", f"-path={mount}", "-options=rollback_min_age=30s", PLUGIN_NAME)
     try:
         _configure(vault, mount, emulator)
         client = vault.client()

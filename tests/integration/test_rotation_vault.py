@@ -73,7 +73,7 @@ def test_plugin_killed_mid_rotation(vault: VaultServer, emulator: RunningEmulato
     """Killed after CreateAccessKey, before the new key is stored: the old key stays in use
     and working, and Vault's rollback manager deletes the new one."""
     mount = "tc-rotate-crash"
-    vault.cli("secrets", "enable", f"-path={mount}", "-options=rollback_min_age=1s", PLUGIN_NAME)
+    vault.cli("secrets", "enable", f"-path={mount}", "-options=rollback_min_age=30s", PLUGIN_NAME)
     try:
         uin, secret_id, secret_key = _engine_user(emulator)
         _configure(vault, mount, emulator, secret_id, secret_key)

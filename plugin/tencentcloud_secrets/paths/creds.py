@@ -22,6 +22,7 @@ from tencentcloud_secrets.role import (
     CAM_USER,
     DEFAULT_SESSION_NAME_TEMPLATE,
     DEFAULT_USERNAME_TEMPLATE,
+    CamGroup,
     Role,
     read_role,
     sts_bounds,
@@ -31,11 +32,12 @@ from tencentcloud_secrets.secrets import WAL_CAM_USER
 from tencentcloud_secrets.templates import NameContext, NameTemplate, check_name
 from tencentcloud_secrets.tencentcloud import models_cam as cm
 from tencentcloud_secrets.tencentcloud import models_sts as sm
+from tencentcloud_secrets.tencentcloud.client import TencentCloudClient
+from tencentcloud_secrets.tencentcloud.deadline import Deadline
 from tencentcloud_secrets.tencentcloud.errors import (
     ApiError,
     LimitExceededError,
     TencentCloudError,
-    TransportError,
 )
 from tencentcloud_secrets_shim import logical
 
@@ -61,6 +63,10 @@ FIELDS = {
         "Not accepted here: the external ID is part of the role (set it with role/<name>).",
     ),
 }
+
+
+def _memberships(groups: tuple[CamGroup, ...], uin: int) -> cm.AddUserToGroupRequest:
+    return cm.AddUserToGroupRequest(tuple(cm.GroupMembership(g.group_id, uin=uin) for g in groups))
 
 
 def _context(request: logical.Request, role_name: str) -> NameContext:
@@ -121,17 +127,19 @@ class CredsPaths:
             created = client.cam.add_user(
                 cm.AddUserRequest(username, remark=remark, use_api=True), deadline=deadline
             )
+            if created.secret_id is None or created.secret_key is None:
+                raise logical.CodedError(502, "Tencent Cloud AddUser returned no key pair")
             self._join_groups(request, name, role, created.uin, deadline)
-        except TencentCloudError as exc:
+        except Exception as exc:
             self._undo_user(storage, wal_id, username, created, exc)
-            raise vault_error(exc, f'issuing a credential of role "{name}"') from None
-        if created.secret_id is None or created.secret_key is None:
-            raise logical.CodedError(502, "Tencent Cloud AddUser returned no key pair")
-        left = request.time_left()
-        if left is not None and left < ANSWER_MARGIN:
-            # Vault has stopped waiting or is about to: this credential reaches nobody, and
-            # the WAL entry stays so the rollback deletes the user.
+            if isinstance(exc, TencentCloudError):
+                raise vault_error(exc, f'issuing a credential of role "{name}"') from None
+            raise
+        if not request.wanted(ANSWER_MARGIN) or deadline.cancelled() or deadline.passed():
+            # Vault has stopped waiting or is about to: this credential would reach nobody.
+            self._undo_user(storage, wal_id, username, created, None)
             raise logical.CodedError(504, "Vault's request deadline passed while issuing")
+        # The last step before the answer: from here the lease accounts for the user.
         fw.delete_wal(storage, wal_id)
         log.info("issued cam_user credential", extra={"role": name, "username": username})
         response = backend.secret_type.response(
@@ -160,12 +168,15 @@ class CredsPaths:
         name: str,
         role: Role,
         uin: int,
-        deadline: float | None,
+        deadline: Deadline,
     ) -> None:
         """One AddUserToGroup into a managed group with room plus the role's extra groups.
 
-        CAM caps the users of a group: when the group tried is full the next one is tried,
-        and when all are, the role grows a group. So the steady state stays at one call.
+        CAM caps the users of a group and its answer does not say which group is full: when
+        the call is refused, the managed group alone is tried. If it has room, an extra group
+        is full and the issue fails (a new managed group would not help); if not, the next
+        managed group is tried, and when all are full the role grows one. So the steady
+        state stays at one call.
         """
         backend = self._backend
         client = backend.client(request.storage)
@@ -179,25 +190,48 @@ class CredsPaths:
                 if group.group_id in tried:
                     continue
                 tried.add(group.group_id)
-                info = (group, *role.groups)
-                try:
-                    client.cam.add_user_to_group(
-                        cm.AddUserToGroupRequest(
-                            tuple(cm.GroupMembership(g.group_id, uin=uin) for g in info)
-                        ),
-                        deadline=deadline,
-                    )
-                except LimitExceededError as exc:
-                    if exc.code != GROUP_FULL:
-                        raise
-                    log.info("group %s is full; trying the next", group.group_name)
-                    continue
-                backend.set_group_hint(name, index)
-                return
+                if self._join(client, group, role.groups, uin, deadline):
+                    backend.set_group_hint(name, index)
+                    return
             role = backend.grow_role(request, name, len(groups), deadline)
         raise ApiError(
             GROUP_FULL,
-            "every group of the role, or one of its extra groups, is full",
+            "every managed group of the role is full, even one just created",
+            action="AddUserToGroup",
+        )
+
+    def _join(
+        self,
+        client: TencentCloudClient,
+        group: CamGroup,
+        extra: list[CamGroup],
+        uin: int,
+        deadline: Deadline,
+    ) -> bool:
+        """Put the user in ``group`` and ``extra``; False when ``group`` itself is full."""
+        uses = self._backend.group_use
+        with uses.joining(group.group_id):
+            try:
+                client.cam.add_user_to_group(_memberships((group, *extra), uin), deadline=deadline)
+                return True
+            except LimitExceededError as exc:
+                if exc.code != GROUP_FULL:
+                    raise
+            if not extra:
+                log.info("group %s is full; trying the next", group.group_name)
+                return False
+            try:
+                client.cam.add_user_to_group(_memberships((group,), uin), deadline=deadline)
+            except LimitExceededError as exc:
+                if exc.code != GROUP_FULL:
+                    raise
+                log.info("group %s is full; trying the next", group.group_name)
+                return False
+        names = ", ".join(g.group_name for g in extra)
+        raise ApiError(
+            GROUP_FULL,
+            f"one of the role's groups ({names}) is full: remove users from it or change the "
+            "role's groups",
             action="AddUserToGroup",
         )
 
@@ -207,14 +241,18 @@ class CredsPaths:
         wal_id: str,
         username: str,
         created: cm.AddUserResult | None,
-        error: TencentCloudError,
+        error: Exception | None,
     ) -> None:
-        """After a failed issue: delete the user if it exists, and the WAL entry if nothing
-        can be left. When the outcome of AddUser is unknown the entry stays for rollback."""
+        """After a failed or unwanted issue: delete the user if this issue made it, and the
+        WAL entry only once nothing can be left.
+
+        The entry stays whenever the user may exist and is not known to be gone: AddUser's
+        outcome unknown (an answer lost and not settled, whatever failed next), or the
+        delete failing. The rollback then deletes the user if it carries this issue's marker.
+        """
         if created is None:
-            if isinstance(error, TransportError) and error.possibly_sent:
-                return
-            fw.delete_wal(storage, wal_id)
+            if isinstance(error, TencentCloudError) and not error.create_outcome_unknown:
+                fw.delete_wal(storage, wal_id)
             return
         try:
             self._backend.client(storage).cam.delete_user(

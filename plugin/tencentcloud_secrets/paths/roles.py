@@ -50,6 +50,7 @@ from tencentcloud_secrets.templates import (
 )
 from tencentcloud_secrets.tencentcloud import models_cam as cm
 from tencentcloud_secrets.tencentcloud.client import TencentCloudClient
+from tencentcloud_secrets.tencentcloud.deadline import Deadline
 from tencentcloud_secrets.tencentcloud.errors import NotFoundError, TencentCloudError
 from tencentcloud_secrets_shim import logical
 
@@ -392,7 +393,7 @@ class RolePaths:
         return None
 
     def _objects(self, request: logical.Request) -> RoleObjects:
-        return RoleObjects(self._backend.client(request.storage), request.storage)
+        return self._backend.role_objects(request.storage)
 
     def _sweep(self, request: logical.Request, key: str | None) -> str | None:
         """Remove retired objects now if possible; what stays is swept periodically."""
@@ -444,7 +445,7 @@ def _resolve_policies(
     client: TencentCloudClient,
     specs: list[PolicySpec],
     old: Role | None,
-    deadline: float | None,
+    deadline: Deadline | None,
 ) -> list[RemotePolicy]:
     """Exact ids for the written entries; entries the stored role already resolved cost
     nothing."""
@@ -489,7 +490,7 @@ def _resolve_policies(
 
 
 def _resolve_groups(
-    client: TencentCloudClient, names: list[str], old: Role | None, deadline: float | None
+    client: TencentCloudClient, names: list[str], old: Role | None, deadline: Deadline | None
 ) -> list[CamGroup]:
     known = {g.group_name: g for g in (old.groups if old else [])}
     groups = []

@@ -18,6 +18,7 @@ from tencentcloud_secrets.cloud_errors import vault_error
 from tencentcloud_secrets.paths.config import CONFIG_KEY, read_config, write_config
 from tencentcloud_secrets.rotation import KeyRotation, NewKey, RotationError
 from tencentcloud_secrets.tencentcloud.client import TencentCloudClient
+from tencentcloud_secrets.tencentcloud.deadline import Deadline
 from tencentcloud_secrets.tencentcloud.errors import TencentCloudError
 from tencentcloud_secrets_shim import logical
 
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 
 
 def rotate_root(
-    backend: TencentCloudBackend, storage: logical.Storage, deadline: float | None
+    backend: TencentCloudBackend, storage: logical.Storage, deadline: Deadline | None
 ) -> tuple[str, list[str]]:
     """Rotate the configured key; returns the new SecretId and any warnings."""
     with backend.locks.locked(CONFIG_KEY):

@@ -22,6 +22,7 @@ from tencentcloud_secrets.paths.config import rfc3339
 from tencentcloud_secrets.rotation import KeyRotation, NewKey, RotationError
 from tencentcloud_secrets.tencentcloud import Credentials, TencentCloudClient
 from tencentcloud_secrets.tencentcloud import models_cam as cm
+from tencentcloud_secrets.tencentcloud.deadline import Deadline
 from tencentcloud_secrets.tencentcloud.errors import NotFoundError, TencentCloudError
 from tencentcloud_secrets_shim import logical
 
@@ -79,13 +80,24 @@ def static_keys_in_use(storage: logical.Storage) -> set[str]:
 
 
 def rotate_static_role(
-    backend: TencentCloudBackend, storage: logical.Storage, name: str, deadline: float | None
+    backend: TencentCloudBackend,
+    storage: logical.Storage,
+    name: str,
+    deadline: Deadline | None,
+    *,
+    due_at: float | None = None,
 ) -> tuple[StaticRole, list[str]]:
-    """Give the role's user a new Vault key and delete the previous one."""
+    """Give the role's user a new Vault key and delete the previous one.
+
+    With ``due_at`` (the scheduler's now), only if the role, read under its lock, is still
+    due then: a write or rotation that finished meanwhile is not followed by a second one.
+    """
     with backend.locks.locked(STATIC_ROLE_PREFIX + name):
         role = read_static_role(storage, name)
         if role is None:
             raise RotationError(f'static role "{name}" does not exist')
+        if due_at is not None and role.secret_id and role.next_rotation > due_at:
+            return role, []
         engine_client = backend.client(storage)
         rotation = KeyRotation(
             engine_client, storage, role.uin, deadline=deadline, sleep=backend.sleep
@@ -198,14 +210,18 @@ class StaticRolePaths:
                 rotation_period=int(period) if period_sent else DEFAULT_ROTATION_PERIOD,
             )
             write_static_role(storage, name, role)
-        try:
-            rotate_static_role(self._backend, storage, name, self._backend.cloud_deadline(request))
-        except (RotationError, TencentCloudError) as exc:
-            with self._backend.locks.locked(STATIC_ROLE_PREFIX + name):
+            # Still under the role's lock (it is re-entrant): no scheduled rotation can give
+            # the user a key between the role being stored and its first key, so a failure
+            # here removes a role that holds no key.
+            try:
+                rotate_static_role(
+                    self._backend, storage, name, self._backend.cloud_deadline(request)
+                )
+            except (RotationError, TencentCloudError) as exc:
                 storage.delete(STATIC_ROLE_PREFIX + name)
-            if isinstance(exc, RotationError):
-                return logical.error_response(str(exc))
-            raise vault_error(exc, f'creating the key of static role "{name}"') from None
+                if isinstance(exc, RotationError):
+                    return logical.error_response(str(exc))
+                raise vault_error(exc, f'creating the key of static role "{name}"') from None
         return None
 
     def _find_user(self, request: logical.Request, username: str, uin: int) -> cm.SubUser:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 from . import models_cam as m
+from .deadline import DeadlineLike
 from .errors import NotFoundError
 from .reconcile import create_once
 from .transport import CAM, Reply, Transport, decode
@@ -39,17 +40,24 @@ class CamClient:
         self,
         action: str,
         params: Mapping[str, Any],
-        deadline: float | None,
+        deadline: DeadlineLike,
         *,
         gone_is_done: bool = False,
+        retry_sent: bool = True,
     ) -> Reply:
         return self._t.call(
-            CAM, action, params, region=self._region, deadline=deadline, gone_is_done=gone_is_done
+            CAM,
+            action,
+            params,
+            region=self._region,
+            deadline=deadline,
+            gone_is_done=gone_is_done,
+            retry_sent=retry_sent,
         )
 
     # -- users -------------------------------------------------------------------------
 
-    def add_user(self, req: m.AddUserRequest, *, deadline: float | None = None) -> m.AddUserResult:
+    def add_user(self, req: m.AddUserRequest, *, deadline: DeadlineLike = None) -> m.AddUserResult:
         """Create a sub-user; with ``use_api`` the answer carries its first key pair.
 
         If the answer is lost, a user of that name is adopted only when its Remark equals the
@@ -99,20 +107,26 @@ class CamClient:
             deadline=deadline,
         )
 
-    def get_user(self, req: m.GetUserRequest, *, deadline: float | None = None) -> m.SubUser:
+    def get_user(self, req: m.GetUserRequest, *, deadline: DeadlineLike = None) -> m.SubUser:
         return decode(self._call("GetUser", req.to_params(), deadline), m.SubUser.from_wire)
 
-    def list_users(self, *, deadline: float | None = None) -> tuple[m.SubUser, ...]:
+    def list_users(self, *, deadline: DeadlineLike = None) -> tuple[m.SubUser, ...]:
         reply = self._call("ListUsers", {}, deadline)
         return decode(reply, lambda d: tuple(m.SubUser.from_wire(u) for u in d.get("Data") or ()))
 
-    def delete_user(self, req: m.DeleteUserRequest, *, deadline: float | None = None) -> None:
-        self._call("DeleteUser", req.to_params(), deadline, gone_is_done=True)
+    def delete_user(
+        self, req: m.DeleteUserRequest, *, deadline: DeadlineLike = None, retry_sent: bool = True
+    ) -> None:
+        """Delete a user by name. ``retry_sent=False``: a lost answer is raised, not retried
+        (a retry could find another user given the same name meanwhile)."""
+        self._call(
+            "DeleteUser", req.to_params(), deadline, gone_is_done=True, retry_sent=retry_sent
+        )
 
     # -- access keys -------------------------------------------------------------------
 
     def create_access_key(
-        self, req: m.CreateAccessKeyRequest, *, deadline: float | None = None
+        self, req: m.CreateAccessKeyRequest, *, deadline: DeadlineLike = None
     ) -> m.AccessKeyDetail:
         """Create a key pair; reconcilable only when ``description`` is unique.
 
@@ -143,12 +157,12 @@ class CamClient:
         )
 
     def delete_access_key(
-        self, req: m.DeleteAccessKeyRequest, *, deadline: float | None = None
+        self, req: m.DeleteAccessKeyRequest, *, deadline: DeadlineLike = None
     ) -> None:
         self._call("DeleteAccessKey", req.to_params(), deadline, gone_is_done=True)
 
     def list_access_keys(
-        self, req: m.ListAccessKeysRequest, *, deadline: float | None = None
+        self, req: m.ListAccessKeysRequest, *, deadline: DeadlineLike = None
     ) -> tuple[m.AccessKey, ...]:
         reply = self._call("ListAccessKeys", req.to_params(), deadline)
         return decode(
@@ -156,14 +170,14 @@ class CamClient:
         )
 
     def update_access_key(
-        self, req: m.UpdateAccessKeyRequest, *, deadline: float | None = None
+        self, req: m.UpdateAccessKeyRequest, *, deadline: DeadlineLike = None
     ) -> None:
         self._call("UpdateAccessKey", req.to_params(), deadline)
 
     # -- policies ----------------------------------------------------------------------
 
     def create_policy(
-        self, req: m.CreatePolicyRequest, *, deadline: float | None = None
+        self, req: m.CreatePolicyRequest, *, deadline: DeadlineLike = None
     ) -> m.CreatePolicyResult:
         """Create a custom policy; after a lost answer, adopt one of that name only when its
         Description equals the request's (give each creation a unique one)."""
@@ -187,20 +201,20 @@ class CamClient:
             deadline=deadline,
         )
 
-    def delete_policy(self, req: m.DeletePolicyRequest, *, deadline: float | None = None) -> None:
+    def delete_policy(self, req: m.DeletePolicyRequest, *, deadline: DeadlineLike = None) -> None:
         self._call("DeletePolicy", req.to_params(), deadline, gone_is_done=True)
 
-    def get_policy(self, req: m.GetPolicyRequest, *, deadline: float | None = None) -> m.Policy:
+    def get_policy(self, req: m.GetPolicyRequest, *, deadline: DeadlineLike = None) -> m.Policy:
         reply = self._call("GetPolicy", req.to_params(), deadline)
         return decode(reply, lambda d: m.Policy.from_wire(req.policy_id, d))
 
     def list_policies(
-        self, req: m.ListPoliciesRequest, *, deadline: float | None = None
+        self, req: m.ListPoliciesRequest, *, deadline: DeadlineLike = None
     ) -> m.PolicyPage:
         return decode(self._call("ListPolicies", req.to_params(), deadline), m.PolicyPage.from_wire)
 
     def find_policy_by_name(
-        self, name: str, *, scope: str | None = None, deadline: float | None = None
+        self, name: str, *, scope: str | None = None, deadline: DeadlineLike = None
     ) -> m.PolicySummary | None:
         """Exact match on the name; CAM's Keyword is only a substring filter."""
 
@@ -214,17 +228,17 @@ class CamClient:
         return next((p for p in _every_page(fetch) if p.policy_name == name), None)
 
     def attach_user_policy(
-        self, req: m.AttachUserPolicyRequest, *, deadline: float | None = None
+        self, req: m.AttachUserPolicyRequest, *, deadline: DeadlineLike = None
     ) -> None:
         self._call("AttachUserPolicy", req.to_params(), deadline)
 
     def detach_user_policy(
-        self, req: m.DetachUserPolicyRequest, *, deadline: float | None = None
+        self, req: m.DetachUserPolicyRequest, *, deadline: DeadlineLike = None
     ) -> None:
         self._call("DetachUserPolicy", req.to_params(), deadline, gone_is_done=True)
 
     def list_attached_user_policies(
-        self, req: m.ListAttachedUserPoliciesRequest, *, deadline: float | None = None
+        self, req: m.ListAttachedUserPoliciesRequest, *, deadline: DeadlineLike = None
     ) -> m.AttachedPolicyPage:
         reply = self._call("ListAttachedUserPolicies", req.to_params(), deadline)
         return decode(reply, m.AttachedPolicyPage.from_wire)
@@ -232,7 +246,7 @@ class CamClient:
     # -- groups ------------------------------------------------------------------------
 
     def create_group(
-        self, req: m.CreateGroupRequest, *, deadline: float | None = None
+        self, req: m.CreateGroupRequest, *, deadline: DeadlineLike = None
     ) -> m.CreateGroupResult:
         """Create a group; after a lost answer, adopt one of that name only when its Remark
         equals the request's (give each creation a unique one)."""
@@ -256,15 +270,15 @@ class CamClient:
             deadline=deadline,
         )
 
-    def delete_group(self, req: m.DeleteGroupRequest, *, deadline: float | None = None) -> None:
+    def delete_group(self, req: m.DeleteGroupRequest, *, deadline: DeadlineLike = None) -> None:
         self._call("DeleteGroup", req.to_params(), deadline, gone_is_done=True)
 
     def list_groups(
-        self, req: m.ListGroupsRequest, *, deadline: float | None = None
+        self, req: m.ListGroupsRequest, *, deadline: DeadlineLike = None
     ) -> m.GroupPage:
         return decode(self._call("ListGroups", req.to_params(), deadline), m.GroupPage.from_wire)
 
-    def find_group_by_name(self, name: str, *, deadline: float | None = None) -> m.Group | None:
+    def find_group_by_name(self, name: str, *, deadline: DeadlineLike = None) -> m.Group | None:
         """Exact match on the name; CAM's Keyword is only a substring filter."""
 
         def fetch(page: int) -> tuple[int, Sequence[m.Group]]:
@@ -276,19 +290,19 @@ class CamClient:
         return next((g for g in _every_page(fetch) if g.group_name == name), None)
 
     def list_users_for_group(
-        self, req: m.ListUsersForGroupRequest, *, deadline: float | None = None
+        self, req: m.ListUsersForGroupRequest, *, deadline: DeadlineLike = None
     ) -> m.GroupMemberPage:
         reply = self._call("ListUsersForGroup", req.to_params(), deadline)
         return decode(reply, m.GroupMemberPage.from_wire)
 
     def list_attached_group_policies(
-        self, req: m.ListAttachedGroupPoliciesRequest, *, deadline: float | None = None
+        self, req: m.ListAttachedGroupPoliciesRequest, *, deadline: DeadlineLike = None
     ) -> m.AttachedPolicyPage:
         reply = self._call("ListAttachedGroupPolicies", req.to_params(), deadline)
         return decode(reply, m.AttachedPolicyPage.from_wire)
 
     def attached_group_policy_ids(
-        self, group_id: int, *, deadline: float | None = None
+        self, group_id: int, *, deadline: DeadlineLike = None
     ) -> set[int]:
         """Every policy attached to the group, over as many pages as it takes."""
 
@@ -302,27 +316,27 @@ class CamClient:
         return {p.policy_id for p in _every_page(fetch)}
 
     def attach_group_policy(
-        self, req: m.AttachGroupPolicyRequest, *, deadline: float | None = None
+        self, req: m.AttachGroupPolicyRequest, *, deadline: DeadlineLike = None
     ) -> None:
         self._call("AttachGroupPolicy", req.to_params(), deadline)
 
     def detach_group_policy(
-        self, req: m.DetachGroupPolicyRequest, *, deadline: float | None = None
+        self, req: m.DetachGroupPolicyRequest, *, deadline: DeadlineLike = None
     ) -> None:
         self._call("DetachGroupPolicy", req.to_params(), deadline, gone_is_done=True)
 
     def add_user_to_group(
-        self, req: m.AddUserToGroupRequest, *, deadline: float | None = None
+        self, req: m.AddUserToGroupRequest, *, deadline: DeadlineLike = None
     ) -> None:
         self._call("AddUserToGroup", req.to_params(), deadline)
 
     def remove_user_from_group(
-        self, req: m.RemoveUserFromGroupRequest, *, deadline: float | None = None
+        self, req: m.RemoveUserFromGroupRequest, *, deadline: DeadlineLike = None
     ) -> None:
         self._call("RemoveUserFromGroup", req.to_params(), deadline, gone_is_done=True)
 
     # -- roles -------------------------------------------------------------------------
 
-    def get_role(self, req: m.GetRoleRequest, *, deadline: float | None = None) -> m.Role:
+    def get_role(self, req: m.GetRoleRequest, *, deadline: DeadlineLike = None) -> m.Role:
         reply = self._call("GetRole", req.to_params(), deadline)
         return decode(reply, lambda d: m.Role.from_wire(d["RoleInfo"]))

@@ -18,6 +18,9 @@ class TencentCloudError(Exception):
         self.message = message
         self.request_id = request_id
         self.action = action
+        # Set by a create that failed after a request that may have run: the object may
+        # exist although the create raised. The caller must keep whatever would clean it up.
+        self.create_outcome_unknown = False
         super().__init__(self._describe())
 
     def _describe(self) -> str:
@@ -53,6 +56,18 @@ class TransportError(TencentCloudError):
         self.possibly_sent = possibly_sent
         self.status = status
         super().__init__(code, message, None, action)
+
+
+class CallCancelledError(TransportError):
+    """The caller no longer wants the answer (its deadline's ``cancelled()``); not sent."""
+
+    def __init__(self, action: str | None = None) -> None:
+        super().__init__(
+            "ClientError.Cancelled",
+            "the request was cancelled before this call was sent",
+            possibly_sent=False,
+            action=action,
+        )
 
 
 class ApiError(TencentCloudError):

@@ -4,6 +4,8 @@ A create is never blindly re-sent after a failure that may have reached the serv
 caller's ``lookup`` is asked first whether the object already exists, and a name-in-use
 error after such a failure is resolved by the same lookup. See docs/tencentcloud-client.md.
 Never retries when the outcome cannot be established; it raises the transport error instead.
+Any error raised after an attempt that may have run carries ``create_outcome_unknown``: the
+caller must then keep what would delete the object (its write-ahead-log entry).
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from .errors import AlreadyExistsError, TransportError
+from .deadline import DeadlineLike
+from .errors import AlreadyExistsError, CallCancelledError, TencentCloudError, TransportError
 from .transport import Reply, Service, Transport
 
 log = logging.getLogger(__name__)
@@ -29,7 +32,7 @@ def create_once(
     decode: Callable[[Reply], T],
     lookup: Callable[[], T | None] | None,
     region: str | None = None,
-    deadline: float | None = None,
+    deadline: DeadlineLike = None,
 ) -> T:
     """Run a create; after a possibly-sent failure, look before sending again.
 
@@ -38,30 +41,39 @@ def create_once(
     """
     attempt = 0
     uncertain = False
-    while True:
-        attempt += 1
-        try:
-            reply = transport.call(
-                service, action, params, region=region, deadline=deadline, retry_sent=False
-            )
-            return decode(reply)
-        except TransportError as exc:
-            # A request that never left cannot have created anything: looking the name up
-            # then could adopt somebody else's object (and, for AddUser, drop its keys).
-            if lookup is None or not (exc.possibly_sent or uncertain):
+    try:
+        while True:
+            attempt += 1
+            try:
+                reply = transport.call(
+                    service, action, params, region=region, deadline=deadline, retry_sent=False
+                )
+                return decode(reply)
+            except CallCancelledError:
                 raise
-            uncertain = True
-            log.info("%s: answer lost (%s); checking whether it ran", action, exc.code)
-            found = lookup()
-            if found is not None:
-                log.info("%s: it ran; using the existing object", action)
+            except TransportError as exc:
+                # A request that never left cannot have created anything: looking the name
+                # up then could adopt somebody else's object (and, for AddUser, drop its keys).
+                if lookup is None or not (exc.possibly_sent or uncertain):
+                    raise
+                uncertain = True
+                log.info("%s: answer lost (%s); checking whether it ran", action, exc.code)
+                found = lookup()
+                if found is not None:
+                    log.info("%s: it ran; using the existing object", action)
+                    return found
+                transport.backoff(attempt, deadline, exc)
+            except AlreadyExistsError:
+                if not uncertain or lookup is None:
+                    raise
+                found = lookup()
+                if found is None:
+                    raise
+                log.info("%s: name in use after a lost answer; it was ours", action)
                 return found
-            transport.backoff(attempt, deadline, exc)
-        except AlreadyExistsError:
-            if not uncertain or lookup is None:
-                raise
-            found = lookup()
-            if found is None:
-                raise
-            log.info("%s: name in use after a lost answer; it was ours", action)
-            return found
+    except TencentCloudError as exc:
+        # Whatever failed after an attempt that may have run (the lookup, a later attempt,
+        # the recovery of a lost answer) leaves the object possibly in place.
+        if uncertain or (isinstance(exc, TransportError) and exc.possibly_sent):
+            exc.create_outcome_unknown = True
+        raise

@@ -9,6 +9,7 @@ requires. Never logs what it returns.
 from __future__ import annotations
 
 from . import models_sts as m
+from .deadline import DeadlineLike
 from .transport import STS, Transport, decode
 
 
@@ -23,7 +24,7 @@ class StsClient:
         return self._region
 
     def assume_role(
-        self, req: m.AssumeRoleRequest, *, deadline: float | None = None
+        self, req: m.AssumeRoleRequest, *, deadline: DeadlineLike = None
     ) -> m.TemporaryCredentials:
         reply = self._t.call(
             STS, "AssumeRole", req.to_params(), region=self._need_region(), deadline=deadline
@@ -31,7 +32,7 @@ class StsClient:
         return decode(reply, m.TemporaryCredentials.from_wire)
 
     def get_federation_token(
-        self, req: m.GetFederationTokenRequest, *, deadline: float | None = None
+        self, req: m.GetFederationTokenRequest, *, deadline: DeadlineLike = None
     ) -> m.TemporaryCredentials:
         reply = self._t.call(
             STS,
@@ -42,14 +43,14 @@ class StsClient:
         )
         return decode(reply, m.TemporaryCredentials.from_wire)
 
-    def get_caller_identity(self, *, deadline: float | None = None) -> m.CallerIdentity:
+    def get_caller_identity(self, *, deadline: DeadlineLike = None) -> m.CallerIdentity:
         reply = self._t.call(
             STS, "GetCallerIdentity", {}, region=self._need_region(), deadline=deadline
         )
         return decode(reply, m.CallerIdentity.from_wire)
 
     def assume_role_with_web_identity(
-        self, req: m.AssumeRoleWithWebIdentityRequest, *, deadline: float | None = None
+        self, req: m.AssumeRoleWithWebIdentityRequest, *, deadline: DeadlineLike = None
     ) -> m.TemporaryCredentials:
         reply = self._t.call(
             STS,

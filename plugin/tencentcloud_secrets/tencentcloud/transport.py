@@ -27,9 +27,11 @@ import requests.adapters
 import urllib3.exceptions
 
 from .credentials import Credentials
+from .deadline import Deadline, DeadlineLike, as_deadline
 from .endpoints import Endpoint, EndpointResolver
 from .errors import (
     ApiError,
+    CallCancelledError,
     NotFoundError,
     TencentCloudError,
     ThrottledError,
@@ -233,12 +235,13 @@ class Transport:
                 self._sessions[endpoint] = session
             return session
 
-    def backoff(self, attempt: int, deadline: float | None, last: TencentCloudError) -> None:
+    def backoff(self, attempt: int, deadline: DeadlineLike, last: TencentCloudError) -> None:
         """Sleep before attempt ``attempt + 1``, or raise ``last`` when out of attempts or time."""
         if attempt >= self.retry.max_attempts:
             raise last
         delay = self.retry.delay(attempt, self._rng)
-        if deadline is not None and self._clock() + delay >= deadline:
+        at = as_deadline(deadline).at
+        if at is not None and self._clock() + delay >= at:
             raise last
         log.info("%s: %s on attempt %d, retrying in %.2fs", last.action, last.code, attempt, delay)
         self._sleep(delay)
@@ -250,27 +253,31 @@ class Transport:
         params: Mapping[str, Any],
         *,
         region: str | None = None,
-        deadline: float | None = None,
+        deadline: DeadlineLike = None,
         signed: bool = True,
         retry_sent: bool = True,
         gone_is_done: bool = False,
     ) -> Reply:
         """Run one action to completion.
 
-        ``deadline`` is a ``time.monotonic()`` instant. ``retry_sent=False`` raises a
+        ``deadline`` is a ``time.monotonic()`` instant or a ``Deadline``, whose cancellation
+        is checked before every attempt (``CallCancelledError``). ``retry_sent=False`` raises a
         possibly-sent ``TransportError`` at once so the caller can reconcile. With
         ``gone_is_done``, a not-found answer after a lost answer means the delete ran.
         """
         endpoint = self.resolver.resolve(service.name, region)
+        limit = as_deadline(deadline)
         attempt = 0
         uncertain = False
         while True:
             attempt += 1
-            self.pacer.wait(service.name, action, deadline)
+            self.pacer.wait(service.name, action, limit.at)
             try:
                 return self._attempt(
-                    endpoint, service, action, params, region, deadline, signed, attempt
+                    endpoint, service, action, params, region, limit, signed, attempt
                 )
+            except CallCancelledError:
+                raise
             except ThrottledError as exc:
                 last: TencentCloudError = exc
             except NotFoundError as exc:
@@ -294,14 +301,18 @@ class Transport:
         action: str,
         params: Mapping[str, Any],
         region: str | None,
-        deadline: float | None,
+        deadline: Deadline,
         signed: bool,
         attempt: int,
     ) -> Reply:
+        if deadline.cancelled():
+            # Checked last before sending: the caller has gone, so this call would create
+            # something nobody receives.
+            raise CallCancelledError(action)
         read_timeout = self.timeouts.read
         connect_timeout = self.timeouts.connect
-        if deadline is not None:
-            remaining = deadline - self._clock()
+        if deadline.at is not None:
+            remaining = deadline.at - self._clock()
             if remaining <= 0:
                 raise TransportError(
                     "ClientError.DeadlineExceeded",

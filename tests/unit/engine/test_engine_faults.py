@@ -15,10 +15,12 @@ from typing import Any
 import pytest
 
 from tencentcloud_emulator.testing import RunningEmulator
+from tencentcloud_secrets.tencentcloud.deadline import Deadline
 from tencentcloud_secrets_shim import logical
 from tests.unit.engine.conftest import (
     Mount,
     account,
+    calls,
     custom_policy_names,
     group_names,
     user_names,
@@ -244,18 +246,16 @@ def test_a_request_past_its_deadline_creates_nothing(
     assert engine.wal() == []
 
 
-def test_an_answer_vault_no_longer_waits_for_leaves_its_wal_entry(
+def test_an_answer_vault_no_longer_waits_for_is_taken_back(
     engine: Mount, emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The last guard: the credential is made, but too late to reach Vault. It is not handed
-    out, and the WAL entry stays so the rollback deletes the user."""
+    out: the user is deleted at once, and only then the WAL entry."""
     engine("update", "role/app", remote_policies=COS_READ)
-    monkeypatch.setattr(engine.backend, "cloud_deadline", lambda request: None)
+    monkeypatch.setattr(engine.backend, "cloud_deadline", lambda request: Deadline(None))
     with pytest.raises(logical.CodedError) as err:
         engine("read", "creds/app", deadline=time.monotonic() + 0.5)
     assert err.value.status == 504
-    assert len(user_names(emulator)) == 1
-    assert len(engine.wal()) == 1
-    engine.rollback()
     assert user_names(emulator) == []
     assert engine.wal() == []
+    assert calls(emulator)[-3:] == ["AddUser", "AddUserToGroup", "DeleteUser"]
