@@ -237,13 +237,19 @@ def _account_view(account: Account) -> dict[str, Any]:
             for k in account.keys.values()
         ],
         "Policies": [
-            {"PolicyId": p.policy_id, "PolicyName": p.name, "PolicyDocument": p.document}
+            {
+                "PolicyId": p.policy_id,
+                "PolicyName": p.name,
+                "Description": p.description,
+                "PolicyDocument": p.document,
+            }
             for p in account.policies.values()
         ],
         "Groups": [
             {
                 "GroupId": g.group_id,
                 "GroupName": g.name,
+                "Remark": g.remark,
                 "MemberUins": list(g.members),
                 "PolicyIds": list(g.policies),
             }
