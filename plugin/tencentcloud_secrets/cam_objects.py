@@ -345,20 +345,18 @@ class RoleObjects:
 
     # --- rollback -----------------------------------------------------------------------
 
-    def _retired_ids(self) -> tuple[set[int], set[int]]:
-        """Group and policy ids named by any retired record."""
-        groups: set[int] = set()
+    def _retired_policy_ids(self) -> set[int]:
+        """Policy ids named by any retired record."""
         policies: set[int] = set()
         for name in self._storage.list(RETIRED_PREFIX):
             entry = self._storage.get(RETIRED_PREFIX + name)
             if entry is None:
                 continue
             record = json.loads(entry.value)
-            groups |= {int(g["group_id"]) for g in record.get("groups", [])}
             policies |= {
                 int(p["policy_id"]) for p in record.get("policies", []) if p.get("policy_id")
             }
-        return groups, policies
+        return policies
 
     def roll_back(self, data: dict[str, Any], deadline: Deadline | None) -> None:
         """Undo a role write that never finished. Safe twice: each object is deleted only if
@@ -384,13 +382,11 @@ class RoleObjects:
         self, data: dict[str, Any], role: Role | None, deadline: Deadline | None
     ) -> None:
         # The write may have finished after all (its entry outlived it), and a later write
-        # or delete retired what it made: retired objects are the sweep's, which waits for
-        # their last lease; the rollback leaves them alone.
-        retired_groups, retired_policies = self._retired_ids()
+        # or delete retired what it made: retired policies are the sweep's, which waits for
+        # the last lease in their groups; groups with members are never deleted here.
         used_groups = {g.group_id for g in role.managed_groups} if role else set()
-        used_groups |= retired_groups
         used_policies = {p.policy_id for p in role.inline_policies} if role else set()
-        used_policies |= retired_policies
+        used_policies |= self._retired_policy_ids()
         for plan in data.get("groups", []):
             group = self._cam.find_group_by_name(plan["group_name"], deadline=deadline)
             if group is None or group.remark != plan["remark"] or group.group_id in used_groups:

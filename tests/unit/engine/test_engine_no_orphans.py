@@ -243,6 +243,37 @@ def test_a_role_delete_never_removes_a_group_a_lease_is_joining(
     assert engine.wal() == []
 
 
+def test_a_role_delete_while_a_join_is_in_flight_leaves_the_group_to_the_sweep(
+    engine: Mount, emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Forced order: an issue's AddUserToGroup is on its way when the role is deleted."""
+    engine("update", "role/app", remote_policies=COS_READ)
+    cam_type = type(engine.backend.client(engine.storage).cam)
+    real_join = cam_type.add_user_to_group
+    answers: list[logical.Response | None] = []
+
+    def delete_then_join(self: Any, req: Any, **kwargs: Any) -> None:
+        if not answers:
+            answers.append(engine("delete", "role/app"))
+        real_join(self, req, **kwargs)
+
+    monkeypatch.setattr(cam_type, "add_user_to_group", delete_then_join)
+    issued = engine("read", "creds/app")
+    assert issued is not None
+    assert issued.secret is not None
+    [answer] = answers
+    assert answer is not None
+    assert answer.warnings, "the delete says the group stays for a live lease"
+    user = issued.secret.internal_data["username"]
+    [group] = account(emulator)["Groups"]
+    assert [u["Uin"] for u in account(emulator)["Users"] if u["Name"] == user] == group[
+        "MemberUins"
+    ]
+    engine.revoke(issued)
+    engine.rollback()
+    assert _marked(emulator) == {"users": [], "groups": [], "policies": []}
+
+
 # --- a static role written while the scheduler rotates ------------------------------------------
 
 
@@ -275,6 +306,8 @@ def test_a_static_role_write_racing_the_scheduler_leaves_no_unknown_key(
     stored = engine.stored("static-role/ci")
     keys = sorted(k["AccessKeyId"] for k in account(emulator)["AccessKeys"] if k["Uin"] == user.uin)
     assert keys == ([stored["secret_id"]] if stored else [])
+    # The scheduler, let in after the write, finds the role rotated just now: no second key.
+    assert len(emulator.requests("CreateAccessKey")) == 1
 
 
 # --- a role-write WAL entry that outlives its write ---------------------------------------------
@@ -299,6 +332,49 @@ def test_a_stale_role_write_entry_never_takes_a_lease_users_group(
     engine.revoke(issued)
     engine.rollback()
     assert _marked(emulator) == {"users": [], "groups": [], "policies": []}
+
+
+def test_the_role_write_rollback_never_removes_a_group_with_members(
+    engine: Mount, emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Even with nothing in storage naming the group any more, members mean a lease."""
+    with monkeypatch.context() as patch:
+        patch.setattr(fw, "delete_wal", lambda storage, entry_id: None)
+        engine("update", "role/app", remote_policies=COS_READ)
+    issued = engine("read", "creds/app")
+    assert issued is not None
+    engine("delete", "role/app")
+    for key in engine.storage.list("retired/"):
+        engine.storage.delete("retired/" + key)
+    groups = group_names(emulator)
+    engine.rollback()
+    assert group_names(emulator) == groups
+
+
+@pytest.mark.parametrize("kind", ["group", "policy"])
+def test_the_role_write_rollback_deletes_only_what_carries_its_marker(
+    engine: Mount, emulator: RunningEmulator, kind: str
+) -> None:
+    """An object of the planned name made by someone else (another marker) is kept."""
+    cam = engine.backend.client(engine.storage).cam
+    name = "vault-app-0123456789-1"
+    plan: dict[str, Any] = {"version": 1, "role": "app", "groups": [], "policies": []}
+    if kind == "group":
+        cam.create_group(cm.CreateGroupRequest(name, remark="Vault group for role app #theirs"))
+        plan["groups"] = [{"group_name": name, "remark": "Vault group for role app #mine"}]
+    else:
+        doc = json.dumps(DOC)
+        cam.create_policy(
+            cm.CreatePolicyRequest(name, doc, description="Vault policy for role app #theirs")
+        )
+        plan["policies"] = [
+            {"policy_name": name, "description": "Vault policy for role app #mine", "hash": "x"}
+        ]
+    fw.put_wal(engine.storage, "role_objects", plan)
+    made = _marked(emulator)
+    engine.rollback()
+    assert _marked(emulator) == made
+    assert engine.wal() == []
 
 
 # --- a revocation retried after the name was taken again -----------------------------------------
