@@ -334,3 +334,63 @@ def test_plugin_exits_with_a_cloud_call_in_flight_when_vault_dies(
 def _swallow(call: Any) -> None:
     with contextlib.suppress(Exception):
         call()
+
+
+def _marked(emulator: RunningEmulator) -> list[str]:
+    """Every user, group and custom policy in the account that carries the engine's marker."""
+    state = emulator.state["accounts"][0]
+    return sorted(
+        [u["Name"] for u in state["Users"] if u["Remark"].startswith("Vault ")]
+        + [g["GroupName"] for g in state["Groups"] if g["Remark"].startswith("Vault ")]
+        + [p["PolicyName"] for p in state["Policies"] if p["Description"].startswith("Vault ")]
+    )
+
+
+def test_a_creds_read_whose_client_goes_away_leaves_no_user(
+    vault: VaultServer, engine_mount: str, emulator: RunningEmulator
+) -> None:
+    """The client gives up while AddUserToGroup is slow; Vault cancels the plugin call. The
+    credential reaches nobody, so the user it was made for is deleted, and no lease exists."""
+    client = vault.client()
+    client.write_data(f"{engine_mount}/role/app", data={"remote_policies": "policy_id:3"})
+    emulator.set_faults({"latency": {"per_action": {"AddUserToGroup": {"fixed_ms": 3000}}}})
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        requests.get(
+            f"{vault.addr}/v1/{engine_mount}/creds/app",
+            headers={"X-Vault-Token": vault.token},
+            timeout=1.0,
+        )
+    [made] = [e["params"]["Name"] for e in emulator.requests("AddUser")]
+    assert made in user_names(emulator)  # AddUserToGroup is still held by the emulator
+    _wait_for(lambda: made not in user_names(emulator), 30, "the unwanted user's removal")
+    emulator.set_faults({"faults": []})
+    leases = vault.cli(
+        "list", "-format=json", f"sys/leases/lookup/{engine_mount}/creds/app", check=False
+    )
+    assert leases.returncode != 0 or leases.json() == []
+    assert _marked(emulator) == sorted(group_names(emulator))  # the role's group alone
+
+
+def test_disabling_the_mount_removes_what_it_made(
+    vault: VaultServer, mount: str, emulator: RunningEmulator
+) -> None:
+    """Vault revokes the leases, then the engine, told the mount is going, deletes the
+    roles' groups and policies and the static roles' keys before Vault erases its storage."""
+    _configure(vault, mount, emulator)
+    client = vault.client()
+    client.write_data(
+        f"{mount}/role/app",
+        data={"remote_policies": "policy_id:3", "inline_policies": json.dumps([CVM_DOC])},
+    )
+    client.write_data(f"{mount}/role/other", data={"remote_policies": "policy_id:3"})
+    client.read(f"{mount}/creds/app")
+    root = client_as(emulator, emulator.secret_id, emulator.secret_key)
+    with root:
+        bot = root.cam.add_user(cm.AddUserRequest("ci-bot", remark="theirs"))
+    vault.cli("write", f"{mount}/static-roles/ci", "username=ci-bot")
+    assert len(_marked(emulator)) == 4  # a lease's user, two groups, one policy
+    vault.cli("secrets", "disable", mount)
+    assert _marked(emulator) == []
+    keys = [k for k in emulator.state["accounts"][0]["AccessKeys"] if k["Uin"] == bot.uin]
+    assert keys == []
+    assert user_names(emulator) == ["ci-bot"]
