@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tencentcloud_emulator.testing import RunningEmulator
+from tencentcloud_secrets import framework as fw
 from tencentcloud_secrets import rotation
 from tencentcloud_secrets.paths.config import read_config
 from tencentcloud_secrets.paths.static_roles import read_static_role
@@ -161,6 +162,53 @@ def test_rotate_root_crash(
     engine.backend.reset_client()  # a new process
     engine.rollback()
     _assert_root_consistent(engine, emulator, engine_uin)
+
+
+@pytest.mark.parametrize("where", ["before-store", "between-store-and-wal-delete"])
+def test_rotate_root_crash_around_the_store(
+    engine: Mount,
+    emulator: RunningEmulator,
+    engine_uin: int,
+    monkeypatch: pytest.MonkeyPatch,
+    where: str,
+) -> None:
+    """Both WAL entries (the new key's and the old key's) are left. The rollback must keep
+    whichever key is stored, whatever the entries say, and delete the other."""
+    from tencentcloud_secrets.paths import rotate_root as rotate_root_module
+
+    def crash(*_: object, **__: object) -> None:
+        raise Crash
+
+    if where == "before-store":
+        monkeypatch.setattr(rotate_root_module, "write_config", crash)
+    else:
+        monkeypatch.setattr(rotation.fw, "delete_wal", crash)
+    with pytest.raises(Crash):
+        engine("update", "config/rotate-root")
+    monkeypatch.undo()
+    assert len(engine.wal()) == 2
+    assert len(_keys_of(emulator, engine_uin)) == 2
+    engine.backend.reset_client()  # a new process
+    engine.rollback()
+    _assert_root_consistent(engine, emulator, engine_uin)
+
+
+def test_a_rotation_rollback_deletes_only_keys_with_its_marker(
+    engine: Mount, emulator: RunningEmulator, engine_uin: int
+) -> None:
+    """A key of the user that Vault does not use, but made by someone else, is kept."""
+    cam = engine.backend.client(engine.storage).cam
+    theirs = cam.create_access_key(
+        cm.CreateAccessKeyRequest(engine_uin, description="Vault root key rotation #theirs")
+    )
+    fw.put_wal(
+        engine.storage,
+        rotation.WAL_ACCESS_KEY,
+        {"target_uin": engine_uin, "description": "Vault root key rotation #mine"},
+    )
+    engine.rollback()
+    assert theirs.access_key_id in _keys_of(emulator, engine_uin)
+    assert engine.wal() == []
 
 
 # --- scheduled rotation ------------------------------------------------------------------------
