@@ -182,7 +182,7 @@ def test_rotate_root_crash_around_the_store(
     if where == "before-store":
         monkeypatch.setattr(rotate_root_module, "write_config", crash)
     else:
-        monkeypatch.setattr(rotation.fw, "delete_wal", crash)
+        monkeypatch.setattr(fw, "delete_wal", crash)
     with pytest.raises(Crash):
         engine("update", "config/rotate-root")
     monkeypatch.undo()
