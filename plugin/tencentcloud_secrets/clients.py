@@ -2,6 +2,10 @@
 
 The one place where configuration turns into credentials, endpoints, retries and timeouts,
 so every path gets the same client and a config change reaches all of them at once.
+
+Endpoints are checked again here, not only when config is written: a configuration stored
+by an older version may name a plain-http host that today's rules refuse, and no request
+may be signed for it until an operator rewrites the configuration.
 """
 
 from __future__ import annotations
@@ -9,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from tencentcloud_secrets.paths.config import MountConfig
+from tencentcloud_secrets.paths.config import MountConfig, endpoint_problem
+from tencentcloud_secrets_shim import logical
 
 if TYPE_CHECKING:
     from tencentcloud_secrets.tencentcloud.client import TencentCloudClient
@@ -35,6 +40,15 @@ def client_from_config(
     from tencentcloud_secrets.tencentcloud.endpoints import DEFAULT_ROOT_DOMAIN
 
     configured = Credentials(config.secret_id, config.secret_key) if config.secret_id else None
+    for name in ("cam_endpoint", "sts_endpoint"):
+        value = getattr(config, name)
+        problem = value and endpoint_problem(
+            name, value, allow_insecure=config.allow_insecure_endpoints
+        )
+        if problem:
+            raise logical.InvalidRequest(
+                f"the stored config is refused: {problem}; write config again"
+            )
     overrides = {
         service: Endpoint.parse(url)
         for service, url in (("cam", config.cam_endpoint), ("sts", config.sts_endpoint))

@@ -2,6 +2,12 @@
 
 The secret key is write-only: reads report whether one is set, never its value, and the log
 line about an update names the fields that changed, not their values.
+
+Every field is checked before anything is stored, and a refused write leaves the stored
+configuration as it was. The endpoint checks matter most: with no keys here the engine signs
+with the Vault server's own credentials, so an endpoint decides who receives those
+signatures; plain http is refused for anything but loopback unless
+``allow_insecure_endpoints`` is set (see ``tencentcloud.endpoints``).
 """
 
 from __future__ import annotations
@@ -10,11 +16,17 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+import re
 import time
 from typing import TYPE_CHECKING, Any
 
 from tencentcloud_secrets import framework as fw
-from tencentcloud_secrets.tencentcloud.endpoints import Endpoint
+from tencentcloud_secrets.templates import shown
+from tencentcloud_secrets.tencentcloud.endpoints import (
+    Endpoint,
+    InsecureEndpointError,
+    check_transport,
+)
 from tencentcloud_secrets_shim import logical
 
 if TYPE_CHECKING:
@@ -25,6 +37,13 @@ log = logging.getLogger(__name__)
 CONFIG_KEY = "config"
 DEFAULT_MAX_RETRIES = 4
 DEFAULT_REQUEST_TIMEOUT = 30
+# Region ids are lowercase words joined by "-" (ap-guangzhou, na-siliconvalley); the value is
+# sent as a header and may become part of a host name, so nothing else gets through.
+_REGION = re.compile(r"[a-z0-9-]{1,64}")
+# A SecretId goes into the Authorization header, whose grammar uses "/", "," and spaces.
+_SECRET_ID = re.compile(r"[\x21-\x7e]{1,128}")
+_SECRET_ID_SEPARATORS = frozenset("/,")
+MAX_SECRET_KEY_CHARS = 256
 
 
 @dataclasses.dataclass
@@ -40,6 +59,7 @@ class MountConfig:
     max_retries: int = DEFAULT_MAX_RETRIES
     request_timeout: int = DEFAULT_REQUEST_TIMEOUT
     rotation_period: int = 0
+    allow_insecure_endpoints: bool = False
     # Kept by the engine: when the configured key was last set or rotated (Unix seconds).
     last_rotated: float = 0.0
 
@@ -105,6 +125,13 @@ FIELDS = {
         fw.FieldType.STRING,
         "Override of the STS endpoint, as scheme://host[:port].",
     ),
+    "allow_insecure_endpoints": fw.Field(
+        fw.FieldType.BOOL,
+        "Allow plain http:// endpoints on hosts other than loopback (localhost, 127.0.0.0/8, "
+        "::1). Signed requests then cross the network in clear text, where a signature can be "
+        "replayed for five minutes. Default false.",
+        default=False,
+    ),
     "international": fw.Field(
         fw.FieldType.BOOL,
         "Use the international site's endpoints (intl.tencentcloudapi.com).",
@@ -129,16 +156,55 @@ FIELDS = {
 }
 
 
-def _validate(config: MountConfig) -> str | None:
+def endpoint_problem(name: str, value: str, *, allow_insecure: bool) -> str | None:
+    """Why ``value`` cannot be the ``name`` override, or None; also used for stored configs."""
+    try:
+        check_transport(Endpoint.parse(value), allow_insecure=allow_insecure)
+    except InsecureEndpointError as exc:
+        return f'{name}: {exc} (got "{shown(value)}")'
+    except ValueError as exc:
+        return (
+            f'{name} must be a URL of the form scheme://host[:port]: {exc} (got "{shown(value)}")'
+        )
+    return None
+
+
+def _key_problem(config: MountConfig) -> str | None:
     if bool(config.secret_id) != bool(config.secret_key):
         return "secret_id and secret_key must be set together"
+    secret_id = config.secret_id
+    if secret_id and (
+        not _SECRET_ID.fullmatch(secret_id) or _SECRET_ID_SEPARATORS.intersection(secret_id)
+    ):
+        return (
+            "secret_id must be 1 to 128 printable ASCII characters without spaces, / or , "
+            "(a Tencent Cloud SecretId such as AKID...)"
+        )
+    key = config.secret_key
+    if len(key) > MAX_SECRET_KEY_CHARS or not (key.isprintable() and key.strip() == key):
+        # Never quote the key itself; a pasted trailing newline is the usual cause.
+        return (
+            f"secret_key must be at most {MAX_SECRET_KEY_CHARS} printable characters with no "
+            "leading or trailing spaces"
+        )
+    return None
+
+
+def _validate(config: MountConfig) -> str | None:
+    problem = _key_problem(config)
+    if problem:
+        return problem
+    if config.region and not _REGION.fullmatch(config.region):
+        return (
+            "region must be 1 to 64 characters of lowercase letters, digits and - (such as "
+            f'ap-guangzhou), got "{shown(config.region)}"'
+        )
     for name in ("cam_endpoint", "sts_endpoint"):
         value = getattr(config, name)
         if value:
-            try:
-                Endpoint.parse(value)
-            except ValueError:
-                return f'{name} must be a URL of the form scheme://host[:port], got "{value}"'
+            problem = endpoint_problem(name, value, allow_insecure=config.allow_insecure_endpoints)
+            if problem:
+                return problem
     if not 0 <= config.max_retries <= 20:
         return "max_retries must be between 0 and 20"
     if not 1 <= config.request_timeout <= 300:
@@ -243,4 +309,6 @@ of type cam_user, and sts:AssumeRole / sts:GetFederationToken for the other type
 cam_endpoint and sts_endpoint point the engine elsewhere, for example at the local emulator:
   vault write tencentcloud/config secret_id=... secret_key=... \\
       cam_endpoint=http://127.0.0.1:9400 sts_endpoint=http://127.0.0.1:9400
+Plain http is accepted only for loopback hosts (localhost, 127.0.0.0/8, ::1); anything else
+needs https, or allow_insecure_endpoints=true to send signed requests in clear text.
 """

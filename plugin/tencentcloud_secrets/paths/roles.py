@@ -47,6 +47,7 @@ from tencentcloud_secrets.templates import (
     TemplateError,
     check_name,
     sample_context,
+    shown,
 )
 from tencentcloud_secrets.tencentcloud import models_cam as cm
 from tencentcloud_secrets.tencentcloud.client import TencentCloudClient
@@ -236,17 +237,35 @@ def _validate(role: Role, specs: list[PolicySpec] | None, groups: list[str] | No
             raise RoleError("external_id and session_tags apply only to assumed_role roles")
 
 
+MAX_ROLE_NAME_CHARS = 128
+"""Longest role name a new role may have. CAM's own role names stop at 128 characters, and
+names built from a role name (groups and policies keep its first 32 characters, remarks 48)
+are cut anyway; 128 also lets ``{{.RoleName}}`` alone fit AssumeRole's session name."""
+
+
+def role_name_problem(name: str) -> str | None:
+    """Why a new role (or static role) may not be called ``name``, or None."""
+    if len(name) > MAX_ROLE_NAME_CHARS:
+        return (
+            f'name "{shown(name)}" is {len(name)} characters; role names may have at most '
+            f"{MAX_ROLE_NAME_CHARS}"
+        )
+    return None
+
+
 def _check_template(field: str, text: str, role_name: str, *, low: int, high: int) -> None:
+    """Parse the template (which refuses one that is too long or could build too much) and
+    check one sample name against the credential type's name rule."""
     try:
         template = NameTemplate.parse(text)
+        if field == "username_template" and template.random_chars < 6:
+            raise RoleError(
+                "username_template must contain {{random N}} with N >= 6 (or {{uuid}}) so that "
+                "every lease gets a user of its own"
+            )
+        sample = template.render(sample_context(role_name))
     except TemplateError as exc:
         raise RoleError(f"{field}: {exc}") from None
-    if field == "username_template" and template.random_chars < 6:
-        raise RoleError(
-            "username_template must contain {{random N}} with N >= 6 (or {{uuid}}) so that "
-            "every lease gets a user of its own"
-        )
-    sample = template.render(sample_context(role_name))
     problem = check_name(sample, what=f"{field} gives names like", low=low, high=high)
     if problem:
         raise RoleError(problem)
@@ -271,6 +290,10 @@ class RolePaths:
         storage = request.storage
         with self._backend.locks.locked(ROLE_PREFIX + name):
             old = read_role(storage, name)
+            # A role stored before the cap existed stays editable; only new names are capped.
+            too_long = None if old is not None else role_name_problem(name)
+            if too_long:
+                return logical.error_response(too_long)
             try:
                 role, specs, group_names = _merge(old, data)
                 _validate(role, specs, group_names)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from tencentcloud_secrets import framework as fw
 from tencentcloud_secrets.cloud_errors import vault_error
 from tencentcloud_secrets.paths.config import rfc3339
+from tencentcloud_secrets.paths.roles import role_name_problem
 from tencentcloud_secrets.rotation import KeyRotation, NewKey, RotationError
 from tencentcloud_secrets.tencentcloud import Credentials, TencentCloudClient
 from tencentcloud_secrets.tencentcloud import models_cam as cm
@@ -183,6 +184,9 @@ class StaticRolePaths:
                     old.rotation_period = int(period)
                     write_static_role(storage, name, old)
                 return None
+            too_long = role_name_problem(name)
+            if too_long:
+                return logical.error_response(too_long)
             if not (name_sent or uin_sent):
                 return logical.error_response("a static role needs username or uin")
             try:

@@ -148,6 +148,7 @@ def build_request(
             timestamp=timestamp,
             payload=body,
             content_type=CONTENT_TYPE,
+            action=action,
         ).authorization
     return PreparedCall(endpoint.url, headers, body)
 
