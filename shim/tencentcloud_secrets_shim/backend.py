@@ -228,7 +228,12 @@ class BackendService:
             await self._release(mount)
         await stream.send_message(pb.Empty())
 
-    async def _release(self, mount: Mount) -> None:
+    async def _release(self, mount: Mount, *, vault_gone: bool = False) -> None:
+        """End a mount. When Vault asked (Cleanup), the engine may still call Vault while it
+        cleans up; when Vault is gone, its connections close first, so any such call fails
+        at once instead of waiting for an answer that cannot come."""
+        if vault_gone and mount.connections is not None:
+            await self._in_thread(mount.connections.close)
         try:
             await self._in_thread(mount.backend.cleanup)
         except Exception as exc:
@@ -239,8 +244,9 @@ class BackendService:
         mount.executor.shutdown(wait=False, cancel_futures=True)
 
     async def cleanup_all(self) -> None:
+        """The process is ending (Vault went away, or asked it to stop)."""
         for mid in list(self.mounts):
-            await self._release(self.mounts.pop(mid))
+            await self._release(self.mounts.pop(mid), vault_gone=True)
 
 
 def _handle_request(backend: logical.Backend, request: logical.Request) -> pb.HandleRequestReply:

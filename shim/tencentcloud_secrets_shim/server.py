@@ -58,9 +58,13 @@ def run(
     # stopped waiting for them (or is gone), and an orphaned process must not go on
     # creating and deleting things. Whatever they left half done has a WAL entry that the
     # next active plugin process rolls back.
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    # Vault may be gone with the pipes it reads our output from: a flush that fails must
+    # not keep the process from ending (an exception here would wait for those threads).
+    with contextlib.suppress(Exception):
+        logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
     os._exit(code)
 
 
