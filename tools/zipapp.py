@@ -3,7 +3,7 @@
 The archive holds two things: ``__main__`` (tools/zipapp_bootstrap.py with this build's
 constants filled in, as source and bytecode) and ``payload.zip``, the installed packages
 (``pip install --target``) with their bytecode. The bootstrap unpacks the payload once per
-build and runs the entry point from there; see its docstring.
+build, checks the copy on every start, and runs the entry point from there; see its docstring.
 
 Decisions, each for the plugin's start-up time or for Vault's sha256 pin:
 
@@ -17,6 +17,9 @@ Decisions, each for the plugin's start-up time or for Vault's sha256 pin:
   to executable or not, no path of the build machine in the bytecode. (Since 3.11 marshal
   writes set constants in an order independent of the string hash seed.) The build id, the
   name of the directory the payload unpacks into, is the sha256 of the payload.
+- The bootstrap carries the payload's manifest (``zipapp_bootstrap.manifest_digest``: a sha256
+  over each file's path, sha256 and executable bit), computed here from the files themselves:
+  unpacking checks what it wrote against it, so the copy on disk is this build's, file by file.
 
 Standard library only. Run it with the interpreter the archive will run on (the Makefile's
 BASE_PYTHON): that is the one whose bytecode it writes.
@@ -31,6 +34,7 @@ import io
 import os
 import py_compile
 import re
+import runpy
 import sys
 import tempfile
 import zipfile
@@ -39,6 +43,7 @@ from pathlib import Path
 BOOTSTRAP = Path(__file__).with_name("zipapp_bootstrap.py")
 APP_NAME = "vault-plugin-secrets-tencentcloud"
 UNPACK_ENV = "TENCENTCLOUD_PLUGIN_UNPACK_DIR"
+READONLY_ENV = "TENCENTCLOUD_PLUGIN_READONLY_DIR"
 PAYLOAD = "payload.zip"
 # The earliest time a zip entry can carry.
 EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -87,10 +92,11 @@ def _cached_name(name: str) -> str:
     return f"{directory}/{cached}" if directory else cached
 
 
-def payload(site_packages: Path, exclude: tuple[str, ...] = ()) -> bytes:
-    """A zip of ``site_packages`` plus the bytecode of each .py file in it, without the
-    bytecode already there (pip's is checked against mtimes) and without the files whose
-    path matches a pattern of ``exclude`` (fnmatch, ``/``-separated, from the top)."""
+def collect(site_packages: Path, exclude: tuple[str, ...] = ()) -> dict[str, tuple[bytes, bool]]:
+    """The payload's files, by relative path: (content, executable). The files of
+    ``site_packages`` plus the bytecode of each .py file in it, without the bytecode already
+    there (pip's is checked against mtimes) and without the files whose path matches a
+    pattern of ``exclude`` (fnmatch, ``/``-separated, from the top)."""
     files: dict[str, tuple[bytes, bool]] = {}  # name: (content, executable)
     with tempfile.TemporaryDirectory(prefix="zipapp-") as scratch:
         for directory, subdirs, names in os.walk(site_packages):
@@ -109,6 +115,11 @@ def payload(site_packages: Path, exclude: tuple[str, ...] = ()) -> bytes:
                         files[_cached_name(name)] = (compiled, False)
     if not files:
         raise BuildError(f"{site_packages} holds no files")
+    return files
+
+
+def payload(files: dict[str, tuple[bytes, bool]]) -> bytes:
+    """The payload zip of ``collect``'s files."""
     if len(files) >= ZIP_MEMBERS_LIMIT:
         raise BuildError(f"{len(files)} files: the bootstrap reads no zip64 archive")
     buffer = io.BytesIO()
@@ -122,13 +133,32 @@ def payload(site_packages: Path, exclude: tuple[str, ...] = ()) -> bytes:
     return buffer.getvalue()
 
 
-def bootstrap_source(build_id: str, entry_point: str, app_name: str, unpack_env: str) -> str:
+def manifest(files: dict[str, tuple[bytes, bool]]) -> str:
+    """The payload's manifest, by the bootstrap's own function (it is the one that checks it)."""
+    digest = runpy.run_path(str(BOOTSTRAP))["manifest_digest"]
+    entries = [
+        (name, hashlib.sha256(content).hexdigest(), executable)
+        for name, (content, executable) in files.items()
+    ]
+    return str(digest(entries))
+
+
+def bootstrap_source(
+    build_id: str,
+    entry_point: str,
+    app_name: str,
+    unpack_env: str,
+    readonly_env: str,
+    manifest_digest: str,
+) -> str:
     source = BOOTSTRAP.read_text()
     values = {
         "BUILD_ID": build_id,
         "ENTRY_POINT": entry_point,
         "APP_NAME": app_name,
         "UNPACK_ENV": unpack_env,
+        "READONLY_ENV": readonly_env,
+        "MANIFEST": manifest_digest,
     }
     for name, value in values.items():
         source, count = re.subn(
@@ -164,14 +194,18 @@ def build(
     entry_point: str,
     app_name: str = APP_NAME,
     unpack_env: str = UNPACK_ENV,
+    readonly_env: str = READONLY_ENV,
     exclude: tuple[str, ...] = (),
 ) -> str:
     """Write the executable to ``output``; return its build id."""
     check_entry_point(entry_point)
     check_interpreter(interpreter)
-    packed = payload(site_packages, exclude)
+    files = collect(site_packages, exclude)
+    packed = payload(files)
     build_id = hashlib.sha256(packed).hexdigest()
-    source = bootstrap_source(build_id, entry_point, app_name, unpack_env)
+    source = bootstrap_source(
+        build_id, entry_point, app_name, unpack_env, readonly_env, manifest(files)
+    )
     with tempfile.TemporaryDirectory(prefix="zipapp-") as scratch:
         main_py = Path(scratch, "__main__.py")
         main_py.write_text(source)
@@ -201,6 +235,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--app-name", default=APP_NAME, help="names the default unpack dir")
     parser.add_argument("--unpack-env", default=UNPACK_ENV, help="overrides the unpack dir")
     parser.add_argument(
+        "--readonly-env", default=READONLY_ENV, help="names a prepared dir, used read-only"
+    )
+    parser.add_argument(
         "--exclude",
         action="append",
         default=[],
@@ -217,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
             entry_point=args.entry_point,
             app_name=args.app_name,
             unpack_env=args.unpack_env,
+            readonly_env=args.readonly_env,
             exclude=tuple(args.exclude),
         )
     except BuildError as exc:

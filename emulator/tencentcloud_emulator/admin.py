@@ -13,6 +13,12 @@
     GET  /_emulator/counters           calls and outcome codes per action
 
 No endpoint returns a secret key, a temporary key or a token.
+
+POST and PUT need ``Content-Type: application/json`` (or a YAML type): a web page may send a
+cross-origin POST without asking first only with a form or text type, so this keeps any page
+the developer visits from resetting, reseeding or moving the clock. DELETE needs nothing: a
+browser always asks first (a CORS preflight), and the emulator never says yes. Which hosts may
+reach the plane at all is the handler's check (``hosts.is_loopback``).
 """
 
 from __future__ import annotations
@@ -27,6 +33,25 @@ from .faults import ConfigError
 from .seed import SeedError
 
 PREFIX = "/_emulator/"
+# Not one of the Fetch standard's CORS-safelisted types (form, multipart, text/plain), so a
+# browser sends none of these cross-origin without a preflight.
+WRITE_TYPES = frozenset(
+    {"application/json", "application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"}
+)
+_CHECKED_METHODS = frozenset({"POST", "PUT"})
+
+
+def write_refusal(method: str, content_type: str | None) -> str | None:
+    """Why an admin request is refused for its content type, or None."""
+    if method not in _CHECKED_METHODS:
+        return None
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    if media_type in WRITE_TYPES:
+        return None
+    return (
+        f"admin {method} requests need Content-Type: application/json (or a YAML type), "
+        f"got {media_type or 'none'}: a web page cannot send those without asking first"
+    )
 
 
 def _body(data: bytes) -> Any:

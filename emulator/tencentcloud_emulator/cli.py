@@ -2,7 +2,9 @@
 
 Prints the endpoint(s) and the seeded root SecretId (never a secret key) and serves until
 interrupted. With ``--proxy-port``/``--https-port`` the CA certificate is written to
-``--ca-file`` before any port accepts a connection.
+``--ca-file`` before any port accepts a connection. Bound beyond loopback (``--host 0.0.0.0``,
+as in a container) it says so on stderr, whatever the log level: the demo keys are public and
+the metadata path hands out credentials to whoever can reach the port.
 """
 
 from __future__ import annotations
@@ -30,6 +32,14 @@ def _parser() -> argparse.ArgumentParser:
         description="A local, stateful Tencent Cloud CAM and STS that verifies TC3 signatures.",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer the admin plane and metadata path for requests with this Host "
+        "(e.g. a container's service name; repeatable); by default only loopback names",
+    )
     p.add_argument("--port", type=int, default=9400, help="port to bind; 0 picks a free one")
     p.add_argument(
         "--proxy-port",
@@ -147,11 +157,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             https_port=args.https_port,
             proxy_port=args.proxy_port,
             ca_file=args.ca_file,
+            allow_hosts=tuple(args.allow_host),
         )
     except OSError as err:
         emulator.close()
         print(f"tencentcloud-emulator: {err}", file=sys.stderr)
         return 2
+    if server.exposed:  # before the line scripts wait for, so that they have seen it too
+        print(_EXPOSED_WARNING.format(host=server.host), file=sys.stderr, flush=True)
     print(f"tencentcloud-emulator listening on {server.endpoint}", flush=True)
     if server.https_port is not None:
         print(f"  HTTPS for *.tencentcloudapi.com on port {server.https_port}", flush=True)
@@ -175,6 +188,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         server.stop()
         emulator.close()
     return 0
+
+
+_EXPOSED_WARNING = (
+    "tencentcloud-emulator: WARNING: listening on {host}, beyond this machine's loopback: "
+    "anyone who can reach the port can call the API with the seed's public demo keys, use the "
+    "admin plane and fetch the instance role's credentials (the Host check stops web pages, "
+    "not other machines). Bind 127.0.0.1 unless other machines or containers must reach it."
+)
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

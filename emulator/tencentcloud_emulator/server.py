@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 from types import TracebackType
 
+from . import hosts
 from .core import Emulator
 from .handler import MAX_BODY_BYTES, EmulatorHTTPServer
 from .proxy import ConnectProxy, HTTPSListener
@@ -23,7 +24,11 @@ __all__ = ["MAX_BODY_BYTES", "EmulatorHTTPServer", "EmulatorServer"]
 
 class EmulatorServer:
     """An emulator listening on ``host:port`` (port 0 picks a free one) in a background thread;
-    with ``https_port`` or ``proxy_port`` (0 = a free one), also over TLS."""
+    with ``https_port`` or ``proxy_port`` (0 = a free one), also over TLS.
+
+    The plain port's admin plane and metadata path answer only requests whose Host is this
+    machine's loopback, or one of ``allow_hosts`` (e.g. a container's service name): see
+    ``handler``. ``exposed`` says whether the port is reachable from other machines."""
 
     def __init__(
         self,
@@ -34,9 +39,10 @@ class EmulatorServer:
         https_port: int | None = None,
         proxy_port: int | None = None,
         ca_file: str | Path | None = None,
+        allow_hosts: tuple[str, ...] = (),
     ) -> None:
         self.emulator = emulator
-        self.httpd = EmulatorHTTPServer((host, port), emulator)
+        self.httpd = EmulatorHTTPServer((host, port), emulator, allow_hosts)
         self.authority: CertificateAuthority | None = None
         self.https: HTTPSListener | None = None
         self.proxy: ConnectProxy | None = None
@@ -63,6 +69,11 @@ class EmulatorServer:
     @property
     def host(self) -> str:
         return str(self.httpd.server_address[0])
+
+    @property
+    def exposed(self) -> bool:
+        """Whether the listeners are bound beyond this machine's loopback."""
+        return hosts.binds_beyond_loopback(self.host)
 
     @property
     def port(self) -> int:

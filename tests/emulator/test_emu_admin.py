@@ -65,11 +65,16 @@ def _line_reader(stream: IO[str]) -> Callable[[], str]:
 
 
 def admin(emulator: RunningEmulator, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    """An admin request as a script sends one: JSON, or YAML when the body is bytes."""
     data = (
         None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
     )
+    kind = "application/yaml" if isinstance(body, bytes) else "application/json"
     request = urllib.request.Request(
-        f"{emulator.endpoint}/_emulator/{path}", data=data, method=method
+        f"{emulator.endpoint}/_emulator/{path}",
+        data=data,
+        method=method,
+        headers={} if body is None else {"Content-Type": kind},
     )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:

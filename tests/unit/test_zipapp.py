@@ -7,6 +7,7 @@ to run.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import io
 import os
@@ -14,8 +15,10 @@ import pwd
 import stat
 import subprocess
 import sys
+import types
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,6 +27,10 @@ from tools import zipapp, zipapp_bootstrap
 ROOT = Path(__file__).resolve().parents[2]
 BASE_PYTHON = os.path.realpath(sys.executable)
 UNPACK_ENV = zipapp.UNPACK_ENV
+READONLY_ENV = zipapp.READONLY_ENV
+# Another user, for trees the plugin must not trust; chown needs root.
+STRANGER = 65534
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="giving files away needs root")
 
 # The set display compiles to a frozenset constant: its order in memory follows the string
 # hash seed (marshal sorts it since 3.11), like the order of any set or dict the builder might
@@ -94,6 +101,52 @@ def _run(
 def _payload(app: Path) -> zipfile.ZipFile:
     with zipfile.ZipFile(app) as outer:
         return zipfile.ZipFile(io.BytesIO(outer.read(zipapp.PAYLOAD)))
+
+
+class _Loader:
+    """What the bootstrap asks of its zipimporter, read from a built archive."""
+
+    def __init__(self, app: Path) -> None:
+        self.app = app
+
+    def get_data(self, name: str) -> bytes:
+        with zipfile.ZipFile(self.app) as outer:
+            return outer.read(name)
+
+
+def _bootstrap_of(app: Path) -> Any:
+    """The archive's own ``__main__``, its build's constants filled in, as a module."""
+    module = types.ModuleType("built_bootstrap")
+    source = _Loader(app).get_data("__main__.py").decode()
+    exec(compile(source, "__main__.py", "exec"), module.__dict__)
+    return module
+
+
+def _tree(root: Path) -> Path:
+    """The build's unpacked directory under ``root``."""
+    (tree,) = [path for path in root.iterdir() if len(path.name) == 64]
+    return tree
+
+
+def _rejected(root: Path) -> int:
+    return len([path for path in root.iterdir() if path.name.endswith(".rejected")])
+
+
+def _plant(tree: Path) -> None:
+    """Code of someone else's in the tree, the way it would run if the tree were used: the
+    source changed and its shipped bytecode gone, so the source is what gets imported."""
+    (tree / "fakeapp" / "main.py").write_text("def main():\n    print('planted')\n    return 0\n")
+    (tree / "fakeapp" / "__pycache__" / f"main.{sys.implementation.cache_tag}.pyc").unlink()
+
+
+def _snapshot(root: Path) -> dict[str, tuple[int, ...]]:
+    """Everything under ``root`` as ``lstat`` sees it, but the access time."""
+    snapshot: dict[str, tuple[int, ...]] = {}
+    for path in [root, *root.rglob("*")]:
+        st = path.lstat()
+        fields = (st.st_mode, st.st_uid, st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns)
+        snapshot[str(path)] = fields
+    return snapshot
 
 
 @pytest.fixture(scope="module")
@@ -176,13 +229,13 @@ def test_the_first_run_imports_the_shipped_bytecode_and_writes_none(
     app: Path, tmp_path: Path
 ) -> None:
     assert _run(app, tmp_path).returncode == 3
+    assert _run(app, tmp_path).returncode == 3
     (build_dir,) = tmp_path.iterdir()
     compiled = f"fakeapp/__pycache__/main.{sys.implementation.cache_tag}.pyc"
     assert (build_dir / compiled).read_bytes() == _payload(app).read(compiled)
-    # Unchecked: a changed source does not count, so the bytecode is what ran.
-    source = build_dir / "fakeapp" / "main.py"
-    source.write_text(source.read_text().replace('"fake main', '"edited'))
-    assert _run(app, tmp_path).stdout.startswith("fake main: other")
+    # Nothing beside the payload: a file the import system wrote would fail the next check.
+    written = {p.relative_to(build_dir).as_posix() for p in build_dir.rglob("*") if p.is_file()}
+    assert written == {*_payload(app).namelist(), zipapp_bootstrap.MARKER}
 
 
 def test_concurrent_first_runs_all_succeed_and_share_one_directory(
@@ -207,22 +260,20 @@ def test_a_start_that_loses_the_race_uses_the_winners_directory(app: Path, tmp_p
     assert _run(app, tmp_path).returncode == 3
     (build_dir,) = tmp_path.iterdir()
 
-    class Loader:
-        def get_data(self, name: str) -> bytes:
-            with zipfile.ZipFile(app) as outer:
-                return outer.read(name)
-
-    zipapp_bootstrap.unpack(Loader(), str(build_dir))
+    _bootstrap_of(app).unpack(_Loader(app), str(build_dir))
     assert list(tmp_path.iterdir()) == [build_dir]
 
 
-def test_an_incomplete_directory_is_reported_not_used(app: Path, tmp_path: Path) -> None:
+def test_an_incomplete_directory_is_set_aside_not_used(app: Path, tmp_path: Path) -> None:
     assert _run(app, tmp_path).returncode == 3
-    (build_dir,) = tmp_path.iterdir()
+    build_dir = _tree(tmp_path)
     (build_dir / zipapp_bootstrap.MARKER).unlink()
+    _plant(build_dir)
     result = _run(app, tmp_path)
-    assert result.returncode == 1
+    assert result.returncode == 3, result.stderr
+    assert "planted" not in result.stdout
     assert f"{build_dir} is incomplete" in result.stderr
+    assert _rejected(tmp_path) == 1
 
 
 def test_the_default_place_is_the_user_cache(app: Path, tmp_path: Path) -> None:
@@ -277,3 +328,258 @@ def test_excluded_files_are_left_out_so_the_checkouts_path_does_not_reach_the_bu
     assert "fakeapp/main.py" in names
     assert "fakeapp-1.0.dist-info/METADATA" in names
     assert not [name for name in names if name.startswith("bin/") or "direct_url" in name]
+
+
+# --- what a start trusts (docs/security.md) ----------------------------------------------------
+
+
+def test_the_archive_carries_the_manifest_of_its_payload(app: Path) -> None:
+    lines = []
+    payload = _payload(app)
+    for info in payload.infolist():
+        digest = hashlib.sha256(payload.read(info)).hexdigest()
+        mode = "755" if info.external_attr >> 16 & 0o100 else "644"
+        lines.append(f"{info.filename}\0{digest}\0{mode}\n")
+    expected = hashlib.sha256("".join(sorted(lines)).encode()).hexdigest()
+    assert expected == _bootstrap_of(app).MANIFEST
+
+
+def test_a_payload_that_does_not_match_the_manifest_is_not_unpacked(
+    app: Path, tmp_path: Path
+) -> None:
+    """The archive's bootstrap names another manifest: what it would unpack is not its build."""
+    source = _Loader(app).get_data("__main__.py").decode()
+    manifest = _bootstrap_of(app).MANIFEST
+    forged = tmp_path / "forged"
+    with forged.open("wb") as out:
+        out.write(f"#!{BASE_PYTHON} -sSE\n".encode())
+        with zipfile.ZipFile(out, "w") as archive:
+            archive.writestr("__main__.py", source.replace(manifest, "0" * 64))
+            archive.writestr(zipapp.PAYLOAD, _Loader(app).get_data(zipapp.PAYLOAD))
+    forged.chmod(0o755)
+    result = _run(forged, tmp_path / "unpack")
+    assert result.returncode == 1
+    assert "does not match the manifest" in result.stderr
+    assert list((tmp_path / "unpack").iterdir()) == []
+
+
+@needs_root
+def test_a_tree_owned_by_another_user_is_set_aside_and_unpacked_afresh(
+    app: Path, tmp_path: Path
+) -> None:
+    assert _run(app, tmp_path).returncode == 3
+    tree = _tree(tmp_path)
+    _plant(tree)
+    for path in [tree, *tree.rglob("*")]:
+        os.lchown(path, STRANGER, STRANGER)
+    result = _run(app, tmp_path)
+    assert result.returncode == 3, result.stderr
+    assert "planted" not in result.stdout
+    assert f"{tree} belongs to uid {STRANGER}" in result.stderr
+    assert _tree(tmp_path).stat().st_uid == os.geteuid()
+    assert _rejected(tmp_path) == 1
+
+
+@pytest.mark.parametrize("where", ["fakeapp", "fakeapp/data.txt", "."])
+@pytest.mark.parametrize("bits", [0o020, 0o002])
+def test_what_group_or_others_may_write_is_set_aside(
+    app: Path, tmp_path: Path, where: str, bits: int
+) -> None:
+    assert _run(app, tmp_path).returncode == 3
+    tree = _tree(tmp_path)
+    _plant(tree)
+    loose = tree / where
+    loose.chmod(loose.stat().st_mode & 0o777 | bits)
+    result = _run(app, tmp_path)
+    assert result.returncode == 3, result.stderr
+    assert "planted" not in result.stdout
+    assert f"{loose.resolve()} is writable by group or others" in result.stderr
+    assert _rejected(tmp_path) == 1
+
+
+@needs_root
+def test_an_unpack_root_others_may_write_is_refused(app: Path, tmp_path: Path) -> None:
+    """The reported attack: in a world-writable root, another user made a complete-looking
+    tree of their own and a symbolic link to it named by the build."""
+    root = tmp_path / "shared"
+    root.mkdir()
+    root.chmod(0o1777)
+    build_id = _bootstrap_of(app).BUILD_ID
+    assert _run(app, tmp_path / "genuine").returncode == 3
+    theirs = root / "theirs"
+    _tree(tmp_path / "genuine").rename(theirs)
+    _plant(theirs)
+    (root / build_id).symlink_to(theirs)
+    for path in [theirs, *theirs.rglob("*"), root / build_id]:
+        os.lchown(path, STRANGER, STRANGER)
+    result = _run(app, root)
+    assert result.returncode == 1
+    assert "planted" not in result.stdout
+    assert f"{root} is writable by group or others (mode 1777)" in result.stderr
+    assert f"set {UNPACK_ENV}" in result.stderr
+
+
+@pytest.mark.parametrize("owner", ["stranger", "open"])
+def test_a_directory_above_the_root_that_others_may_change_is_refused(
+    app: Path, tmp_path: Path, owner: str
+) -> None:
+    above = tmp_path / "above"
+    above.mkdir()
+    if owner == "stranger":
+        if os.geteuid() != 0:
+            pytest.skip("giving files away needs root")
+        os.chown(above, STRANGER, STRANGER)
+    else:
+        above.chmod(0o777)  # no sticky bit: anyone may rename the root away and put theirs
+    result = _run(app, above / "root")
+    assert result.returncode == 1
+    reason = f"belongs to uid {STRANGER}" if owner == "stranger" else "is writable by group"
+    assert f"{above} {reason}" in result.stderr
+
+
+def test_a_symbolic_link_to_the_tree_is_set_aside(app: Path, tmp_path: Path) -> None:
+    """Even to this user's own intact tree: the link's target is not what was checked."""
+    root = tmp_path / "root"
+    assert _run(app, root).returncode == 3
+    tree = _tree(root)
+    elsewhere = tmp_path / "elsewhere"
+    tree.rename(elsewhere)
+    tree.symlink_to(elsewhere)
+    result = _run(app, root)
+    assert result.returncode == 3, result.stderr
+    assert f"{tree} is not a directory (a symbolic link?)" in result.stderr
+    assert not _tree(root).is_symlink()
+    assert _rejected(root) == 1
+
+
+def test_a_symbolic_link_in_the_tree_is_set_aside(app: Path, tmp_path: Path) -> None:
+    assert _run(app, tmp_path).returncode == 3
+    tree = _tree(tmp_path)
+    _plant(tree)
+    planted = tmp_path / "planted.py"
+    (tree / "fakeapp" / "main.py").rename(planted)
+    (tree / "fakeapp" / "main.py").symlink_to(planted)
+    result = _run(app, tmp_path)
+    assert result.returncode == 3, result.stderr
+    assert "planted" not in result.stdout
+    assert f"{tree}/fakeapp/main.py is a symbolic link" in result.stderr
+
+
+def _rewrite_keeping_size_and_mtime(tree: Path) -> str:
+    data = tree / "fakeapp" / "data.txt"
+    before = data.stat()
+    data.write_text("NOT CODE\n")
+    os.utime(data, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert data.stat().st_size == before.st_size
+    return "fakeapp/data.txt was rewritten"
+
+
+def _add_a_module(tree: Path) -> str:
+    (tree / "json.py").write_text("print('planted')\n")  # would shadow the standard library's
+    return "json.py is not part of the build"
+
+
+def _plant_code(tree: Path) -> str:
+    _plant(tree)
+    return f"fakeapp/__pycache__/main.{sys.implementation.cache_tag}.pyc is missing"
+
+
+@pytest.mark.parametrize("tamper", [_rewrite_keeping_size_and_mtime, _add_a_module, _plant_code])
+def test_a_tree_changed_since_it_was_unpacked_is_set_aside(
+    app: Path, tmp_path: Path, tamper: Any
+) -> None:
+    assert _run(app, tmp_path).returncode == 3
+    tree = _tree(tmp_path)
+    reason = tamper(tree)
+    result = _run(app, tmp_path)
+    assert result.returncode == 3, result.stderr
+    assert "planted" not in result.stdout
+    assert f"{tree} changed since it was unpacked: {reason}" in result.stderr
+    assert _rejected(tmp_path) == 1
+    # The fresh copy passes: the next start uses it without a word.
+    again = _run(app, tmp_path)
+    assert (again.returncode, again.stderr) == (3, "")
+
+
+# --- the read-only mode ------------------------------------------------------------------------
+
+
+def _prepare(app: Path, directory: Path) -> subprocess.CompletedProcess[str]:
+    """``--unpack-to``; the writable place beside it, which it must not use."""
+    return _run(app, directory.parent / "never", zipapp_bootstrap.UNPACK_TO, str(directory))
+
+
+def _run_readonly(app: Path, directory: Path, scratch: Path) -> subprocess.CompletedProcess[str]:
+    return _run(app, scratch / "never", env={**os.environ, READONLY_ENV: str(directory)})
+
+
+def test_unpack_to_prepares_a_directory_the_plugin_only_reads(app: Path, tmp_path: Path) -> None:
+    prepared = tmp_path / "prepared"
+    result = _prepare(app, prepared)
+    assert result.returncode == 0, result.stderr
+    assert f"{READONLY_ENV}={prepared}" in result.stdout
+    tree = _tree(prepared)
+    for path in [prepared, *prepared.rglob("*")]:
+        expected = 0o755 if path.is_dir() or path.name == "tool.sh" else 0o644
+        assert stat.S_IMODE(path.stat().st_mode) == expected, path
+    before = _snapshot(prepared)
+    run = _run_readonly(app, prepared, tmp_path)
+    assert run.returncode == 3, run.stderr
+    assert run.stdout.startswith(f"fake main: other from {tree}/fakeapp/main.py")
+    assert _snapshot(prepared) == before
+    assert not (tmp_path / "never").exists()  # the writable place is not used either
+    usage = _run(app, tmp_path / "never", zipapp_bootstrap.UNPACK_TO)
+    assert (usage.returncode, usage.stdout) == (1, "")
+    assert f"usage: {zipapp.APP_NAME} {zipapp_bootstrap.UNPACK_TO} DIR" in usage.stderr
+
+
+@pytest.mark.parametrize("damage", ["absent", "stranger", "writable", "added", "unpacked"])
+def test_a_readonly_directory_that_fails_its_check_is_refused_and_left_alone(
+    app: Path, tmp_path: Path, damage: str
+) -> None:
+    prepared = tmp_path / "prepared"
+    if damage == "unpacked":  # a start's own copy: not what --unpack-to made
+        assert _run(app, prepared).returncode == 3
+    elif damage == "absent":
+        prepared.mkdir()
+    else:
+        assert _prepare(app, prepared).returncode == 0
+        tree = _tree(prepared)
+        _plant(tree)
+        if damage == "stranger":
+            if os.geteuid() != 0:
+                pytest.skip("giving files away needs root")
+            os.chown(tree / "fakeapp" / "main.py", STRANGER, STRANGER)
+        elif damage == "writable":
+            (tree / "fakeapp").chmod(0o777)
+        else:
+            (tree / "fakeapp" / "extra.py").write_text("")
+    before = _snapshot(prepared)
+    result = _run_readonly(app, prepared, tmp_path)
+    assert result.returncode == 1
+    assert "planted" not in result.stdout
+    assert READONLY_ENV in result.stderr
+    assert f"{zipapp_bootstrap.UNPACK_TO} {prepared}" in result.stderr
+    assert _snapshot(prepared) == before
+    reason = {
+        "absent": "does not exist",
+        "stranger": f"main.py belongs to uid {STRANGER}",
+        "writable": "fakeapp is writable by group or others",
+        "added": "changed since it was unpacked",
+        "unpacked": "not for this use",
+    }[damage]
+    assert reason in result.stderr
+
+
+def test_unpack_to_a_prepared_directory_checks_every_file(app: Path, tmp_path: Path) -> None:
+    prepared = tmp_path / "prepared"
+    assert _prepare(app, prepared).returncode == 0
+    again = _prepare(app, prepared)
+    assert again.returncode == 0, again.stderr
+    assert "every file matches the build's manifest" in again.stdout
+    # A rewrite that keeps the size passes a start's check of a read-only tree (its inodes and
+    # ctimes are not recorded: copies into images change them) but not the full one.
+    _rewrite_keeping_size_and_mtime(_tree(prepared))
+    checked = _prepare(app, prepared)
+    assert checked.returncode == 1
+    assert "does not match the build's manifest" in checked.stderr
