@@ -14,9 +14,13 @@ SETTINGS exchange, PING answers, both directions of flow control (a reply larger
 peer's window waits for WINDOW_UPDATE), header blocks split over CONTINUATION frames, padding,
 RST_STREAM (the handler is cancelled), GOAWAY, gRPC deadlines (``grpc-timeout``: the handler
 is cancelled and the call ends DEADLINE_EXCEEDED), metadata, and trailers-only error replies.
-A peer that breaks the protocol gets GOAWAY with the matching error code and the connection
-is closed; it never reaches a handler. It does not offer server push, compression, or
-priorities (none is used by gRPC clients).
+Frames are read and checked by the core both ends share (``h2core``): a peer that breaks the
+protocol gets GOAWAY with the matching error code and the connection is closed, a stream-level
+error resets only its stream; neither reaches a handler. What a peer can make it hold is
+bounded (``Limits``): the decoded header list, a message's size (from its prefix), what is
+buffered for handlers (windows are given back only as handlers take their messages), and
+what is queued for a peer that does not read (reading stops until it does). It does not
+offer server push, compression, or priorities (none is used by gRPC clients).
 
 A service is an object with a method per RPC, served under a service descriptor from the
 generated protobuf modules (``service(descriptor, implementation)``); each handler receives
@@ -31,7 +35,6 @@ import collections
 import dataclasses
 import logging
 import ssl
-import struct
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any, Generic, TypeVar
@@ -41,25 +44,36 @@ from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
 
 from . import hpack_codec
+from .h2core import (
+    FrameReader,
+    HeaderBlocks,
+    PeerSettings,
+    ReceiveWindow,
+    StreamError,
+    check_ping,
+    check_priority,
+    data_payload,
+    goaway_fields,
+    grow_window,
+    rst_stream_code,
+)
 from .http2 import (
     COMPRESSION_ERROR,
     CONTINUATION,
     DATA,
-    DEFAULT_FRAME_SIZE,
     DEFAULT_WINDOW,
     FLAG_ACK,
     FLAG_END_HEADERS,
     FLAG_END_STREAM,
-    FLAG_PADDED,
     FLOW_CONTROL_ERROR,
     FRAME_SIZE_ERROR,
     GOAWAY,
     HEADERS,
-    MAX_FRAME_SIZE_LIMIT,
+    MAX_HEADER_BLOCK,
+    MAX_HEADER_LIST_SIZE,
     MAX_WINDOW,
     NO_ERROR,
     PING,
-    PREFACE,
     PRIORITY,
     PROTOCOL_ERROR,
     PUSH_PROMISE,
@@ -70,33 +84,48 @@ from .http2 import (
     SETTINGS_ENABLE_PUSH,
     SETTINGS_INITIAL_WINDOW_SIZE,
     SETTINGS_MAX_CONCURRENT_STREAMS,
-    SETTINGS_MAX_FRAME_SIZE,
     SETTINGS_MAX_HEADER_LIST_SIZE,
     STREAM_CLOSED,
     U32,
     WINDOW_UPDATE,
     ConnectionProtocolError,
     frame,
-    frame_header,
-    header_fragment,
-    unpad,
 )
-from .rpc import RpcError, Status, decode_timeout, encode_message
+from .rpc import (
+    MAX_MESSAGE_SIZE,
+    MESSAGE_PREFIX,
+    MessageReader,
+    RpcError,
+    Status,
+    decode_timeout,
+    encode_message,
+)
 
 log = logging.getLogger(__name__)
 
-# What we let the peer send: a request body of any size streams through without waiting for a
-# window update, because windows are topped up as soon as a quarter has been used.
-STREAM_WINDOW = 1 << 20
-CONNECTION_WINDOW = 1 << 24
 # Calls in progress at once on one connection: beyond it Vault queues them on its side
 # instead of the plugin holding a task and a queued job for each (they run 32 at a time
 # per mount anyway).
 MAX_STREAMS = 1000
-MAX_HEADER_BLOCK = 1 << 20  # bytes of one encoded header block, CONTINUATIONs included
 MAX_GRPC_MESSAGE_CHARS = 4096  # of an error message in a trailer, after percent-encoding
 
-_MESSAGE_PREFIX = struct.Struct(">BL")
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """What one connection lets its peer make it hold.
+
+    The windows are what the peer may send ahead: a stream's is given back only as its
+    handler takes messages (or as a message within ``max_message`` grows, so one larger than
+    the window still flows), the connection's only while everything buffered on it stays
+    under ``max_buffered`` (one largest message, plus a full window for the other streams)."""
+
+    stream_window: int = 1 << 20
+    connection_window: int = 1 << 24
+    max_message: int = MAX_MESSAGE_SIZE
+    max_buffered: int = MAX_MESSAGE_SIZE + (1 << 24)
+    max_header_list: int = MAX_HEADER_LIST_SIZE  # advertised in SETTINGS
+    max_header_block: int = MAX_HEADER_BLOCK
+
 
 _CONTENT_TYPE_GRPC = hpack_codec.literal_with_static_name(31, b"application/grpc")
 RESPONSE_HEADERS = hpack_codec.indexed(8) + _CONTENT_TYPE_GRPC  # :status 200
@@ -156,9 +185,14 @@ class GrpcServer:
     """Serves services (``service(...)`` maps) on a Unix socket, optionally with TLS."""
 
     def __init__(
-        self, services: Iterable[dict[bytes, Method]], *, max_streams: int = MAX_STREAMS
+        self,
+        services: Iterable[dict[bytes, Method]],
+        *,
+        max_streams: int = MAX_STREAMS,
+        limits: Limits | None = None,
     ) -> None:
         self.max_streams = max_streams
+        self.limits = limits or Limits()
         self._methods: dict[bytes, Method] = {}
         for methods in services:
             self._methods.update(methods)
@@ -185,27 +219,25 @@ class GrpcServer:
 
 
 class Connection(asyncio.Protocol):
-    """One HTTP/2 connection: parses frames, keeps flow control, owns its streams."""
+    """One HTTP/2 connection: the I/O and the streams around the shared core (``h2core``),
+    which reads and checks the frames and keeps both directions' windows."""
 
     def __init__(self, server: GrpcServer) -> None:
         self._server = server
+        self.limits = server.limits
         self.loop = asyncio.get_running_loop()
         self._transport: asyncio.Transport | None = None
-        self._buffer = bytearray()
-        self._preface_seen = False
-        self._decoder = hpack_codec.HeaderDecoder()
+        self._reader = FrameReader(preface=True)
+        self._blocks = HeaderBlocks(self.limits.max_header_block)
+        self._decoder = hpack_codec.HeaderDecoder(max_list_size=self.limits.max_header_list)
         self.streams: dict[int, ServerStream[Any]] = {}
         self._last_stream_id = 0
         self._going_away = False
-        # Header block being assembled from HEADERS + CONTINUATION: stream, flags, bytes.
-        self._partial: tuple[int, int, bytearray] | None = None
-        # Sending: the peer's limits.
-        self.send_window = DEFAULT_WINDOW
-        self.peer_initial_window = DEFAULT_WINDOW
-        self.peer_max_frame = DEFAULT_FRAME_SIZE
+        self.peer = PeerSettings()  # what we may send
         self._blocked: dict[int, ServerStream[Any]] = {}  # streams waiting for window, in order
-        # Receiving: bytes consumed since our last WINDOW_UPDATE for the connection.
-        self._unacked = 0
+        # What the peer may send on the connection, and the request bytes held for handlers.
+        self._window = ReceiveWindow(0, self.limits.connection_window, DEFAULT_WINDOW)
+        self.buffered = 0
         self._out: list[bytes] = []
 
     # --- asyncio ---------------------------------------------------------------------------
@@ -219,12 +251,12 @@ class Connection(asyncio.Protocol):
             for key, value in (
                 (SETTINGS_ENABLE_PUSH, 0),
                 (SETTINGS_MAX_CONCURRENT_STREAMS, self._server.max_streams),
-                (SETTINGS_INITIAL_WINDOW_SIZE, STREAM_WINDOW),
-                (SETTINGS_MAX_HEADER_LIST_SIZE, MAX_HEADER_BLOCK),
+                (SETTINGS_INITIAL_WINDOW_SIZE, self.limits.stream_window),
+                (SETTINGS_MAX_HEADER_LIST_SIZE, self.limits.max_header_list),
             )
         )
         self.write(frame(SETTINGS, 0, 0, settings))
-        self.write(frame(WINDOW_UPDATE, 0, 0, U32.pack(CONNECTION_WINDOW - DEFAULT_WINDOW)))
+        self._refill()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._server.connections.discard(self)
@@ -233,119 +265,93 @@ class Connection(asyncio.Protocol):
             stream.abandon()
         self.streams.clear()
         self._blocked.clear()
+        self._reader.clear()
+
+    def pause_writing(self) -> None:
+        """The transport holds more than its high-water mark for a peer that is not reading:
+        stop reading (and so answering PINGs and SETTINGS) until it drains."""
+        if self._transport is not None:
+            self._transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.resume_reading()
 
     def data_received(self, data: bytes) -> None:
-        buffer = self._buffer
-        buffer += data
-        pos = 0
+        reader = self._reader
+        reader.feed(data)
         try:
-            if not self._preface_seen:
-                if len(buffer) < len(PREFACE):
-                    if not PREFACE.startswith(bytes(buffer)):
-                        raise ConnectionProtocolError(PROTOCOL_ERROR, "not an HTTP/2 preface")
-                    return
-                if buffer[: len(PREFACE)] != PREFACE:
-                    raise ConnectionProtocolError(PROTOCOL_ERROR, "not an HTTP/2 preface")
-                self._preface_seen = True
-                pos = len(PREFACE)
-            end = len(buffer)
-            while end - pos >= 9:
-                length, kind, flags, stream_id = frame_header(buffer, pos)
-                if length > DEFAULT_FRAME_SIZE:
-                    raise ConnectionProtocolError(FRAME_SIZE_ERROR, f"{length}-byte frame")
-                if end - pos - 9 < length:
-                    break
-                payload = bytes(buffer[pos + 9 : pos + 9 + length])
-                pos += 9 + length
-                self._frame(kind, flags, stream_id, payload)
+            while (item := reader.next_frame()) is not None:
+                self._frame(*item)
                 if self._transport is None or self._transport.is_closing():
                     return
         except ConnectionProtocolError as exc:
             self.go_away(exc.code, str(exc))
-            return
-        del buffer[:pos]
 
     # --- receiving -------------------------------------------------------------------------
 
     def _frame(self, kind: int, flags: int, stream_id: int, payload: bytes) -> None:
-        if self._partial is not None and kind != CONTINUATION:
-            raise ConnectionProtocolError(PROTOCOL_ERROR, "header block interrupted")
-        if kind == DATA:
-            self._on_data(flags, stream_id, payload)
-        elif kind == HEADERS:
-            self._on_headers(flags, stream_id, payload)
-        elif kind == CONTINUATION:
-            self._on_continuation(flags, stream_id, payload)
-        elif kind == WINDOW_UPDATE:
-            self._on_window_update(stream_id, payload)
-        elif kind == SETTINGS:
-            self._on_settings(flags, stream_id, payload)
-        elif kind == PING:
-            if len(payload) != 8 or stream_id:
-                raise ConnectionProtocolError(FRAME_SIZE_ERROR, "malformed PING")
-            if not flags & FLAG_ACK:
-                self.write(frame(PING, FLAG_ACK, 0, payload))
-        elif kind == RST_STREAM:
-            if len(payload) != 4 or not stream_id:
-                raise ConnectionProtocolError(FRAME_SIZE_ERROR, "malformed RST_STREAM")
-            stream = self._forget(stream_id)
-            if stream is not None:
-                stream.abandon()
-        elif kind == GOAWAY:
-            # The peer opens no more streams; those it has are still answered.
-            self._going_away = True
-        elif kind == PUSH_PROMISE:
-            raise ConnectionProtocolError(PROTOCOL_ERROR, "a client cannot push")
-        elif kind == PRIORITY and len(payload) != 5:
-            raise ConnectionProtocolError(FRAME_SIZE_ERROR, "malformed PRIORITY")
-        # Unknown frame types are ignored (RFC 9113, 4.1).
+        self._blocks.check(kind)
+        try:
+            if kind == DATA:
+                self._on_data(flags, stream_id, payload)
+            elif kind == HEADERS:
+                block = self._blocks.headers(flags, stream_id, payload)
+                if block is not None:
+                    self._header_block(stream_id, *block)
+            elif kind == CONTINUATION:
+                whole = self._blocks.continuation(flags, stream_id, payload)
+                if whole is not None:
+                    self._header_block(*whole)
+            elif kind == WINDOW_UPDATE:
+                self._on_window_update(stream_id, payload)
+            elif kind == SETTINGS:
+                self._on_settings(flags, stream_id, payload)
+            elif kind == PING:
+                check_ping(stream_id, payload)
+                if not flags & FLAG_ACK:
+                    self.write(frame(PING, FLAG_ACK, 0, payload))
+            elif kind == RST_STREAM:
+                rst_stream_code(stream_id, payload)
+                if stream_id > self._last_stream_id:
+                    raise ConnectionProtocolError(PROTOCOL_ERROR, "RST_STREAM on an idle stream")
+                stream = self.forget(stream_id)
+                if stream is not None:
+                    stream.abandon()
+            elif kind == GOAWAY:
+                goaway_fields(stream_id, payload)
+                # The peer opens no more streams; those it has are still answered.
+                self._going_away = True
+            elif kind == PUSH_PROMISE:
+                raise ConnectionProtocolError(PROTOCOL_ERROR, "a client cannot push")
+            elif kind == PRIORITY:
+                check_priority(stream_id, payload)
+            # Unknown frame types are ignored (RFC 9113, 4.1).
+        except StreamError as exc:
+            self.reset(exc.stream_id, exc.code)
 
     def _on_data(self, flags: int, stream_id: int, payload: bytes) -> None:
-        if not stream_id:
-            raise ConnectionProtocolError(PROTOCOL_ERROR, "DATA on stream 0")
-        counted = len(payload)  # padding counts against the window too
-        self._unacked += counted
-        if self._unacked >= CONNECTION_WINDOW // 4:
-            self.replenish(0, self._unacked)
-            self._unacked = 0
-        if flags & FLAG_PADDED:
-            payload = unpad(payload)
+        data = data_payload(flags, stream_id, payload)
+        counted = len(payload)  # padding counts against the windows too
+        self._window.receive(counted)
         stream = self.streams.get(stream_id)
         if stream is None:
             if stream_id > self._last_stream_id:
                 raise ConnectionProtocolError(PROTOCOL_ERROR, "DATA on an idle stream")
-            self.reset(stream_id, STREAM_CLOSED)
-            return
-        stream.data_received(payload, counted, bool(flags & FLAG_END_STREAM))
-
-    def _on_headers(self, flags: int, stream_id: int, payload: bytes) -> None:
-        if not stream_id:
-            raise ConnectionProtocolError(PROTOCOL_ERROR, "HEADERS on stream 0")
-        payload = header_fragment(flags, payload)
-        if flags & FLAG_END_HEADERS:
-            self._header_block(stream_id, flags, payload)
+            # A stream we ended or reset: what the peer sent before it knew is dropped.
         else:
-            self._partial = (stream_id, flags, bytearray(payload))
+            stream.data_received(data, counted, bool(flags & FLAG_END_STREAM))
+        self._refill()
 
-    def _on_continuation(self, flags: int, stream_id: int, payload: bytes) -> None:
-        if self._partial is None or self._partial[0] != stream_id:
-            raise ConnectionProtocolError(PROTOCOL_ERROR, "unexpected CONTINUATION")
-        block = self._partial[2]
-        block += payload
-        if len(block) > MAX_HEADER_BLOCK:
-            raise ConnectionProtocolError(PROTOCOL_ERROR, "header block too large")
-        if flags & FLAG_END_HEADERS:
-            first_flags = self._partial[1]
-            self._partial = None
-            self._header_block(stream_id, first_flags, bytes(block))
-
-    def _header_block(self, stream_id: int, flags: int, block: bytes) -> None:
+    def _header_block(self, stream_id: int, end_stream: int, block: bytes) -> None:
         # Decode every block, even one we will refuse: the table must follow the peer's.
+        headers: list[hpack_codec.Header] | None
         try:
             headers = self._decoder.decode(block)
         except hpack_codec.CompressionError as exc:
             raise ConnectionProtocolError(COMPRESSION_ERROR, str(exc)) from None
-        end_stream = bool(flags & FLAG_END_STREAM)
+        except hpack_codec.HeaderListTooLarge:
+            headers = None
         stream = self.streams.get(stream_id)
         if stream is not None:  # trailers from the client
             if not end_stream:
@@ -355,11 +361,17 @@ class Connection(asyncio.Protocol):
         if stream_id % 2 == 0 or stream_id <= self._last_stream_id:
             raise ConnectionProtocolError(PROTOCOL_ERROR, f"client cannot open stream {stream_id}")
         self._last_stream_id = stream_id
+        if headers is None:
+            # Over our SETTINGS_MAX_HEADER_LIST_SIZE: reset as grpc-go's server does
+            # (FRAME_SIZE_ERROR, which its client reports as INTERNAL). Nothing of the call
+            # was kept, and a reply's headers could not carry more than a reset says.
+            self.reset(stream_id, FRAME_SIZE_ERROR)
+            return
         if self._going_away or len(self.streams) >= self._server.max_streams:
             # Not processed, so the client may send it again (grpc-go does, transparently).
             self.reset(stream_id, REFUSED_STREAM)
             return
-        self._open_stream(stream_id, headers, end_stream)
+        self._open_stream(stream_id, headers, bool(end_stream))
 
     def _open_stream(self, stream_id: int, headers: list[hpack_codec.Header], end: bool) -> None:
         path = http_method = content_type = timeout = user_agent = b""
@@ -372,12 +384,18 @@ class Connection(asyncio.Protocol):
                     http_method = value
             elif name == b"content-type":
                 content_type = value
-            elif name == b"grpc-timeout":
-                timeout = value
             elif name == b"user-agent":
                 user_agent = value
+            elif name == b"grpc-timeout":
+                timeout = value
             elif name not in _NOT_METADATA:
-                key, item = _metadata_item(name, value)
+                try:
+                    key, item = _metadata_item(name, value)
+                except ValueError:
+                    # As grpc-go: this call fails INTERNAL, the connection and others go on.
+                    message = f"malformed binary metadata in header {name.decode('latin-1')!r}"
+                    self.refuse(stream_id, end, Status.INTERNAL, message)
+                    return
                 metadata.setdefault(key, []).append(item)
         if http_method != b"POST" or not content_type.startswith(b"application/grpc"):
             # Not a gRPC call: answer in HTTP terms, as gRPC's HTTP mapping says.
@@ -390,7 +408,7 @@ class Connection(asyncio.Protocol):
             try:
                 deadline = time.monotonic() + decode_timeout(timeout.decode("ascii"))
             except (ValueError, UnicodeDecodeError):
-                self.end_stream(stream_id, Status.INVALID_ARGUMENT, "malformed grpc-timeout")
+                self.refuse(stream_id, end, Status.INVALID_ARGUMENT, "malformed grpc-timeout")
                 return
         method = self._server.method(path)
         if method is None:
@@ -406,56 +424,44 @@ class Connection(asyncio.Protocol):
         stream.start()
 
     def _on_window_update(self, stream_id: int, payload: bytes) -> None:
-        if len(payload) != 4:
-            raise ConnectionProtocolError(FRAME_SIZE_ERROR, "malformed WINDOW_UPDATE")
-        increment = U32.unpack(payload)[0] & 0x7FFFFFFF
+        increment = self.peer.window_update(stream_id, payload)
         if not stream_id:
-            if not increment:
-                raise ConnectionProtocolError(PROTOCOL_ERROR, "zero window increment")
-            self.send_window += increment
-            if self.send_window > MAX_WINDOW:
-                raise ConnectionProtocolError(FLOW_CONTROL_ERROR, "connection window overflow")
             self._unblock()
             return
         stream = self.streams.get(stream_id)
         if stream is None:
             return
-        if not increment or stream.send_window + increment > MAX_WINDOW:
-            self.reset(stream_id, PROTOCOL_ERROR if not increment else FLOW_CONTROL_ERROR)
-            stream.abandon()
-            return
-        stream.send_window += increment
+        stream.send_window = grow_window(stream_id, stream.send_window, increment)
         if stream_id in self._blocked:
             self._blocked.pop(stream_id)
             self.flush_stream(stream)
 
     def _on_settings(self, flags: int, stream_id: int, payload: bytes) -> None:
-        if stream_id:
-            raise ConnectionProtocolError(PROTOCOL_ERROR, "SETTINGS on a stream")
-        if flags & FLAG_ACK:
-            if payload:
-                raise ConnectionProtocolError(FRAME_SIZE_ERROR, "SETTINGS ACK with a payload")
+        delta = self.peer.apply(flags, stream_id, payload)
+        if delta is None:
             return
-        if len(payload) % 6:
-            raise ConnectionProtocolError(FRAME_SIZE_ERROR, "malformed SETTINGS")
-        for offset in range(0, len(payload), 6):
-            key, value = SETTING.unpack_from(payload, offset)
-            if key == SETTINGS_INITIAL_WINDOW_SIZE:
-                if value > MAX_WINDOW:
-                    raise ConnectionProtocolError(FLOW_CONTROL_ERROR, "initial window too large")
-                delta = value - self.peer_initial_window
-                self.peer_initial_window = value
-                for stream in self.streams.values():
-                    stream.send_window += delta
-            elif key == SETTINGS_MAX_FRAME_SIZE:
-                if not DEFAULT_FRAME_SIZE <= value <= MAX_FRAME_SIZE_LIMIT:
-                    raise ConnectionProtocolError(PROTOCOL_ERROR, "bad SETTINGS_MAX_FRAME_SIZE")
-                self.peer_max_frame = value
-            elif key == SETTINGS_ENABLE_PUSH and value > 1:
-                raise ConnectionProtocolError(PROTOCOL_ERROR, "bad SETTINGS_ENABLE_PUSH")
-            # The header table size only limits an encoder that uses the table; ours does not.
+        for stream in self.streams.values():
+            stream.send_window += delta
+            if stream.send_window > MAX_WINDOW:
+                raise ConnectionProtocolError(FLOW_CONTROL_ERROR, "stream window overflow")
         self.write(frame(SETTINGS, FLAG_ACK, 0))
         self._unblock()
+
+    # --- receive windows -------------------------------------------------------------------
+
+    def hold(self, count: int) -> None:
+        """A stream keeps ``count`` more request bytes for its handler."""
+        self.buffered += count
+
+    def release(self, count: int) -> None:
+        """A stream's handler took (or the stream dropped) ``count`` bytes."""
+        self.buffered -= count
+        self._refill()
+
+    def _refill(self) -> None:
+        increment = self._window.grant(self.limits.max_buffered - self.buffered)
+        if increment:
+            self.write(frame(WINDOW_UPDATE, 0, 0, U32.pack(increment)))
 
     # --- sending ---------------------------------------------------------------------------
 
@@ -476,45 +482,59 @@ class Connection(asyncio.Protocol):
     def flush_stream(self, stream: ServerStream[Any]) -> None:
         """Send as much of the stream's queued DATA as both windows allow, then its trailers."""
         pending = stream.outbox
+        peer = self.peer
         while pending:
-            size = min(len(pending), self.send_window, stream.send_window, self.peer_max_frame)
+            size = min(len(pending), peer.send_window, stream.send_window, peer.max_frame)
             if size <= 0:
                 self._blocked[stream.stream_id] = stream
                 return
             self.write(frame(DATA, 0, stream.stream_id, bytes(pending[:size])))
             del pending[:size]
-            self.send_window -= size
+            peer.send_window -= size
             stream.send_window -= size
         if stream.trailers is not None:
             flags = FLAG_END_HEADERS | FLAG_END_STREAM
             self.write(frame(HEADERS, flags, stream.stream_id, stream.trailers))
             stream.trailers = None
-            self.streams.pop(stream.stream_id, None)
+            self.forget(stream.stream_id)
 
     def _unblock(self) -> None:
         for stream_id in list(self._blocked):
             stream = self._blocked.pop(stream_id)
             self.flush_stream(stream)
-            if self.send_window <= 0:
+            if self.peer.send_window <= 0:
                 return
 
     def end_stream(self, stream_id: int, status: Status, message: str | None) -> None:
         """Answer a call that has sent nothing yet: one HEADERS frame, response headers and
         status together (gRPC's trailers-only reply)."""
-        self._forget(stream_id)
+        self.forget(stream_id)
         block = RESPONSE_HEADERS + _trailers(status, message)
         self.write(frame(HEADERS, FLAG_END_HEADERS | FLAG_END_STREAM, stream_id, block))
 
+    def refuse(self, stream_id: int, ended: bool, status: Status, message: str) -> None:
+        """A call that fails before its handler sees it: trailers-only, and, if the client is
+        still sending, RST_STREAM NO_ERROR so it stops (RFC 9113, 8.1; grpc-go does both)."""
+        self.end_stream(stream_id, status, message)
+        if not ended:
+            self.reset(stream_id, NO_ERROR)
+
     def reset(self, stream_id: int, code: int) -> None:
-        self._forget(stream_id)
+        """End one stream with RST_STREAM: its handler is cancelled, its buffers dropped."""
+        stream = self.forget(stream_id)
         self.write(frame(RST_STREAM, 0, stream_id, U32.pack(code)))
+        if stream is not None:
+            stream.abandon()
 
-    def _forget(self, stream_id: int) -> ServerStream[Any] | None:
+    def forget(self, stream_id: int) -> ServerStream[Any] | None:
         self._blocked.pop(stream_id, None)
-        return self.streams.pop(stream_id, None)
+        stream = self.streams.pop(stream_id, None)
+        if stream is not None:
+            stream.drop_buffers()
+        return stream
 
-    def replenish(self, stream_id: int, consumed: int) -> None:
-        self.write(frame(WINDOW_UPDATE, 0, stream_id, U32.pack(consumed)))
+    def replenish(self, stream_id: int, increment: int) -> None:
+        self.write(frame(WINDOW_UPDATE, 0, stream_id, U32.pack(increment)))
 
     def go_away(self, code: int, reason: str) -> None:
         if code != NO_ERROR:
@@ -527,9 +547,13 @@ class Connection(asyncio.Protocol):
 
 
 def _metadata_item(name: bytes, value: bytes) -> tuple[str, str | bytes]:
+    """One metadata entry; ValueError for a ``-bin`` value that is not base64 (padded or
+    not, as grpc-go accepts)."""
     key = name.decode("latin-1")
     if key.endswith("-bin"):
-        return key, base64.b64decode(value + b"=" * (-len(value) % 4))
+        if len(value) % 4 == 1:
+            raise ValueError("truncated base64")
+        return key, base64.b64decode(value + b"=" * (-len(value) % 4), validate=True)
     return key, value.decode("latin-1")
 
 
@@ -553,13 +577,17 @@ class ServerStream(Generic[R]):
         self.metadata = metadata
         self.deadline = deadline  # a time.monotonic() instant
         self.user_agent = user_agent
-        self.send_window = connection.peer_initial_window
+        self.send_window = connection.peer.initial_window
         self.outbox = bytearray()
         self.trailers: bytes | None = None
-        self._inbox: collections.deque[bytes | None] = collections.deque()
-        self._partial = bytearray()
+        limits = connection.limits
+        # Request messages not yet taken by the handler (None: a compressed one), their bytes
+        # as the windows count them, and the one still arriving.
+        self._inbox: collections.deque[tuple[bytes | None, int]] = collections.deque()
+        self._inbox_bytes = 0
+        self._messages_in = MessageReader(limits.max_message)
+        self._window = ReceiveWindow(stream_id, limits.stream_window)
         self._remote_closed = False
-        self._unacked = 0
         self._waiter: asyncio.Future[None] | None = None
         self._headers_sent = False
         self._finished = False
@@ -577,28 +605,64 @@ class ServerStream(Generic[R]):
     # --- from the connection ---------------------------------------------------------------
 
     def data_received(self, data: bytes, counted: int, end: bool) -> None:
+        connection = self._connection
         if self._remote_closed:
-            self._connection.reset(self.stream_id, STREAM_CLOSED)
-            self.abandon()
+            connection.reset(self.stream_id, STREAM_CLOSED)
             return
+        self._window.receive(counted)
         if data:
-            partial = self._partial
-            partial += data
-            while len(partial) >= 5:
-                compressed, length = _MESSAGE_PREFIX.unpack_from(partial)
-                if len(partial) < 5 + length:
-                    break
+            connection.hold(len(data))
+            try:
+                messages = self._messages_in.feed(data)
+            except RpcError as exc:  # announced larger than we accept
+                self._refuse(exc)
+                return
+            for compressed, message in messages:
                 # A compressed message (never offered, so never expected) is refused when read.
-                self._inbox.append(None if compressed else bytes(partial[5 : 5 + length]))
-                del partial[: 5 + length]
+                size = len(message) + MESSAGE_PREFIX.size
+                self._inbox.append((None if compressed else message, size))
+                self._inbox_bytes += size
         if end:
             self._remote_closed = True
-        elif counted:
-            self._unacked += counted
-            if self._unacked >= STREAM_WINDOW // 4:
-                self._connection.replenish(self.stream_id, self._unacked)
-                self._unacked = 0
+        else:
+            # What the handler has not taken counts against the window; a message still
+            # arriving does not, so one larger than the window can complete.
+            increment = self._window.grant(self._window.size - self._inbox_bytes)
+            if increment:
+                connection.replenish(self.stream_id, increment)
         self._wake()
+
+    def drop_buffers(self) -> None:
+        """The stream is over: what it held for its handler is given back to the connection."""
+        held = self._inbox_bytes + self._messages_in.pending
+        self._inbox.clear()
+        self._inbox_bytes = 0
+        self._messages_in.clear()
+        if held:
+            self._connection.release(held)
+
+    def _refuse(self, error: RpcError) -> None:
+        """Fail the call for what the client sent: the status, then a reset if the client is
+        still sending (grpc-go answers a message over its limit the same way)."""
+        if self._finished:
+            return
+        self._finished = True
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        if self._headers_sent:
+            flags = FLAG_END_HEADERS | FLAG_END_STREAM
+            block = _trailers(error.status, error.message)
+            self._connection.write(frame(HEADERS, flags, self.stream_id, block))
+            if self._remote_closed:
+                self._connection.forget(self.stream_id)
+            else:
+                self._connection.reset(self.stream_id, NO_ERROR)
+        else:
+            self._connection.refuse(
+                self.stream_id, self._remote_closed, error.status, error.message
+            )
 
     def abandon(self) -> None:
         """The peer reset the stream or the connection is gone: stop the handler, send nothing."""
@@ -627,7 +691,7 @@ class ServerStream(Generic[R]):
             if self._abandoned:
                 raise StreamTerminated("stream reset by the peer")
             if self._remote_closed:
-                if self._partial:
+                if self._messages_in.pending:
                     raise RpcError(Status.INTERNAL, "stream ended inside a message")
                 return None
             self._waiter = self._connection.loop.create_future()
@@ -635,7 +699,13 @@ class ServerStream(Generic[R]):
                 await self._waiter
             finally:
                 self._waiter = None
-        data = self._inbox.popleft()
+        data, size = self._inbox.popleft()
+        self._inbox_bytes -= size
+        self._connection.release(size)
+        if not self._remote_closed:
+            increment = self._window.grant(self._window.size - self._inbox_bytes)
+            if increment:
+                self._connection.replenish(self.stream_id, increment)
         if data is None:
             raise RpcError(Status.UNIMPLEMENTED, "compressed messages are not supported")
         try:
@@ -661,7 +731,7 @@ class ServerStream(Generic[R]):
             raise StreamTerminated("the call has ended")
         await self.send_initial_metadata()
         body = message.SerializeToString()
-        self.outbox += _MESSAGE_PREFIX.pack(0, len(body))
+        self.outbox += MESSAGE_PREFIX.pack(0, len(body))
         self.outbox += body
         self._connection.flush_stream(self)
 

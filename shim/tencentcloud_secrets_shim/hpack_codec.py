@@ -4,7 +4,16 @@ Decoding is complete: Vault's client may use every representation HPACK has, and
 dynamic table must track the client's exactly or every later request is misread. It is
 written for the shape of a gRPC request: after the first request on a connection almost every
 field is a one-byte reference to the dynamic table, and the one literal that changes per
-request (``grpc-timeout``) is short, so Huffman-coded strings are decoded once and remembered.
+request (``grpc-timeout``) is short, so short Huffman-coded strings are decoded once and
+remembered (in a cache bounded by bytes; a long string is never cached).
+
+What a block may cost is bounded without losing the table: every field is decoded (the table
+must follow the peer's), but the decoded list is kept only up to ``max_list_size`` bytes
+(counted as HTTP/2's SETTINGS_MAX_HEADER_LIST_SIZE counts them: name, value and 32 per field)
+and a longer list is refused with ``HeaderListTooLarge`` once the block is decoded, which only
+costs the peer its stream. No single string may be longer than that limit either (as in Go's
+HPACK decoder): decoding one is a connection error, since it could never be part of a list we
+accept nor fit in a table of the size we allow.
 
 Encoding is minimal on purpose: the server sends a handful of fixed fields, as literals that
 never enter the peer's dynamic table, so there is no encoder state to keep in step.
@@ -84,7 +93,11 @@ _STATIC_COUNT = len(STATIC_TABLE)
 ENTRY_OVERHEAD = 32  # bytes each dynamic-table entry counts beyond its name and value
 DEFAULT_TABLE_SIZE = 4096
 _MAX_INTEGER = 1 << 32  # far beyond any length or index a sane peer sends
-_HUFFMAN_CACHE_ENTRIES = 1024
+# Remembered Huffman decodings: only strings as short as a grpc-timeout or an id, and at most
+# this many bytes (coded and decoded) in all per connection.
+_HUFFMAN_CACHE_STRING = 64
+_HUFFMAN_CACHE_BYTES = 1 << 16
+DEFAULT_MAX_LIST_SIZE = 16 << 10
 
 Header = tuple[bytes, bytes]
 
@@ -93,48 +106,73 @@ class CompressionError(Exception):
     """The header block cannot be decoded; HTTP/2 makes this fatal to the connection."""
 
 
+class HeaderListTooLarge(Exception):  # noqa: N818 (the block was fine: the list is refused)
+    """The block decoded (the table is in step) to more than the list size we accept; only
+    its stream is refused."""
+
+
 class HeaderDecoder:
     """One connection's decoding context: feed it every header block, in order."""
 
-    def __init__(self, max_table_size: int = DEFAULT_TABLE_SIZE) -> None:
+    def __init__(
+        self,
+        max_table_size: int = DEFAULT_TABLE_SIZE,
+        max_list_size: int = DEFAULT_MAX_LIST_SIZE,
+    ) -> None:
         self._limit = max_table_size  # what our SETTINGS allow the peer to use
         self._max = max_table_size  # what the peer last chose, at most the limit
+        self.max_list_size = max_list_size
         self._entries: collections.deque[Header] = collections.deque()  # newest first
         self._size = 0
         self._huffman: dict[bytes, bytes] = {}
+        self._huffman_bytes = 0
 
     @property
     def table_size(self) -> int:
         return self._size
 
+    @property
+    def huffman_cache_bytes(self) -> int:
+        return self._huffman_bytes
+
     def decode(self, block: bytes) -> list[Header]:
         headers: list[Header] = []
+        kept = 0  # the list's size as SETTINGS_MAX_HEADER_LIST_SIZE counts it
+        limit = self.max_list_size
+        fields = 0
         pos = 0
         end = len(block)
         while pos < end:
             first = block[pos]
             if first & 0x80:  # indexed field
                 index, pos = _integer(block, pos, 0x7F)
-                headers.append(self._field(index))
+                field = self._field(index)
             elif first & 0x40:  # literal, added to the table
                 index, pos = _integer(block, pos, 0x3F)
                 name, pos = self._name(block, pos, index)
                 value, pos = self._string(block, pos)
-                headers.append((name, value))
+                field = (name, value)
                 self._add(name, value)
             elif first & 0x20:  # table size update: only before the first field
-                if headers:
+                if fields:
                     raise CompressionError("table size update after a header field")
                 size, pos = _integer(block, pos, 0x1F)
                 if size > self._limit:
                     raise CompressionError(f"table size {size} above the allowed {self._limit}")
                 self._max = size
                 self._evict(0)
+                continue
             else:  # literal not added to the table (0000) or never to be (0001)
                 index, pos = _integer(block, pos, 0x0F)
                 name, pos = self._name(block, pos, index)
                 value, pos = self._string(block, pos)
-                headers.append((name, value))
+                field = (name, value)
+            fields += 1
+            kept += len(field[0]) + len(field[1]) + ENTRY_OVERHEAD
+            if kept <= limit:
+                headers.append(field)
+        if kept > limit:
+            raise HeaderListTooLarge(f"header list of {kept} bytes, above {limit}")
         return headers
 
     def _field(self, index: int) -> Header:
@@ -160,13 +198,19 @@ class HeaderDecoder:
             raise CompressionError("header string runs past the block")
         raw = block[pos:stop]
         if not huffman:
+            if length > self.max_list_size:
+                raise CompressionError(f"header string of {length} bytes")
             return raw, stop
         text = self._huffman.get(raw)
         if text is None:
-            text = decode_huffman(raw)
-            if len(self._huffman) >= _HUFFMAN_CACHE_ENTRIES:
-                self._huffman.clear()
-            self._huffman[raw] = text
+            text = decode_huffman(raw, self.max_list_size)
+            if length <= _HUFFMAN_CACHE_STRING:
+                cost = length + len(text)
+                if self._huffman_bytes + cost > _HUFFMAN_CACHE_BYTES:
+                    self._huffman.clear()
+                    self._huffman_bytes = 0
+                self._huffman[raw] = text
+                self._huffman_bytes += cost
         return text, stop
 
     def _add(self, name: bytes, value: bytes) -> None:
@@ -190,9 +234,14 @@ _SYMBOLS = {(length, code): symbol for symbol, (code, length) in enumerate(CODES
 _SHORTEST = min(length for _, length in CODES)
 
 
-def decode_huffman(data: bytes) -> bytes:
+def decode_huffman(data: bytes, max_length: int | None = None) -> bytes:
     """A Huffman-coded string. The padding must be the start of EOS (all ones) and shorter
-    than a byte, and EOS itself must not appear (RFC 7541, 5.2)."""
+    than a byte, and EOS itself must not appear (RFC 7541, 5.2). A string that would decode
+    to more than ``max_length`` bytes is refused before it is decoded (every code is at most
+    30 bits, so its coded length gives its shortest decoding) or as soon as it passes it."""
+    if max_length is not None and (len(data) * 8 - 7) // 30 > max_length:
+        raise CompressionError(f"header string longer than {max_length} bytes")
+    limit = len(data) * 8 if max_length is None else max_length
     out = bytearray()
     code = 0
     length = 0
@@ -208,6 +257,8 @@ def decode_huffman(data: bytes) -> bytes:
                 if symbol == EOS:
                     raise CompressionError("EOS inside a Huffman string")
                 out.append(symbol)
+                if len(out) > limit:
+                    raise CompressionError(f"header string longer than {limit} bytes")
                 code = 0
                 length = 0
             elif length > 30:

@@ -33,11 +33,19 @@ FRAME_SIZE_ERROR = 0x6
 REFUSED_STREAM = 0x7
 CANCEL = 0x8
 COMPRESSION_ERROR = 0x9
+ENHANCE_YOUR_CALM = 0xB
 
 DEFAULT_WINDOW = 65_535
 MAX_WINDOW = 2**31 - 1
 DEFAULT_FRAME_SIZE = 16_384
 MAX_FRAME_SIZE_LIMIT = 2**24 - 1
+# The decoded header list either end accepts (name + value + 32 per field, as
+# SETTINGS_MAX_HEADER_LIST_SIZE counts it), and one encoded header block with its
+# CONTINUATIONs. Vault's metadata and replies' headers are a few hundred bytes; gRPC suggests
+# accepting 8 KiB; grpc-go's default (16 MiB) bounds nothing in practice. HPACK needs at most
+# about four times the decoded size to encode it (a Huffman code is at most 30 bits a byte).
+MAX_HEADER_LIST_SIZE = 16 << 10
+MAX_HEADER_BLOCK = 4 * MAX_HEADER_LIST_SIZE
 FRAME_HEADER = struct.Struct(">HBBBL")  # 24-bit length as 16 + 8 bits, type, flags, stream
 SETTING = struct.Struct(">HL")
 U32 = struct.Struct(">L")

@@ -5,8 +5,16 @@ from __future__ import annotations
 
 import enum
 import math
+import struct
 
 MAX_TIMEOUT_DIGITS = 8  # gRPC's limit on the number in grpc-timeout
+# The largest message either end accepts. Vault refuses an HTTP request larger than its
+# max_request_size (32 MiB by default) before it reaches a plugin, so no legitimate request
+# comes near this; twice that leaves room for the request's envelope (headers, connection
+# data) and for storage replies. What a peer announces beyond it is refused from the 5-byte
+# prefix alone, before any of the message is buffered.
+MAX_MESSAGE_SIZE = 64 << 20
+MESSAGE_PREFIX = struct.Struct(">BL")  # compressed flag, length
 _TIMEOUT_UNITS = {"H": 3600.0, "M": 60.0, "S": 1.0, "m": 1e-3, "u": 1e-6, "n": 1e-9}
 
 
@@ -40,6 +48,45 @@ class RpcError(Exception):
         super().__init__(f"{status.name}: {message}" if message else status.name)
         self.status = status
         self.message = message
+
+
+class MessageReader:
+    """gRPC's length-prefixed messages out of a stream's DATA, as they complete.
+
+    A message whose prefix announces more than ``max_size`` bytes is refused at once
+    (``RpcError`` RESOURCE_EXHAUSTED, as grpc-go answers), so a peer within the flow-control
+    windows cannot make us buffer a message we would refuse anyway."""
+
+    def __init__(self, max_size: int = MAX_MESSAGE_SIZE) -> None:
+        self.max_size = max_size
+        self._partial = bytearray()
+
+    @property
+    def pending(self) -> int:
+        """Bytes of a message not yet complete."""
+        return len(self._partial)
+
+    def feed(self, data: bytes) -> list[tuple[bool, bytes]]:
+        """The messages ``data`` completes, each as (compressed flag, message)."""
+        partial = self._partial
+        partial += data
+        done: list[tuple[bool, bytes]] = []
+        while len(partial) >= 5:
+            compressed, length = MESSAGE_PREFIX.unpack_from(partial)
+            if length > self.max_size:
+                partial.clear()
+                raise RpcError(
+                    Status.RESOURCE_EXHAUSTED,
+                    f"received message larger than max ({length} vs. {self.max_size})",
+                )
+            if len(partial) < 5 + length:
+                break
+            done.append((bool(compressed), bytes(partial[5 : 5 + length])))
+            del partial[: 5 + length]
+        return done
+
+    def clear(self) -> None:
+        self._partial.clear()
 
 
 def encode_timeout(seconds: float) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import struct
@@ -19,7 +20,7 @@ from grpclib.exceptions import GRPCError
 from grpclib.server import Server
 
 from tencentcloud_secrets_shim import rpc
-from tencentcloud_secrets_shim.grpc_client import UnaryClient
+from tencentcloud_secrets_shim.grpc_client import BrokenConnectionError, UnaryClient
 
 
 class _Service:
@@ -176,3 +177,66 @@ def test_padded_and_continued_header_blocks_and_padded_data_are_read(tmp_path: A
     thread.join(5)
     listener.close()
     assert reply.value == b"padded"
+
+
+def _serve_once(tmp_path: Any, reply: bytes) -> tuple[str, threading.Thread, socket.socket]:
+    """A server that answers the first request with ``reply`` (raw frames) and stays open."""
+    path = str(tmp_path / "raw.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(1)
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            received = b""
+            while b"\x00\x01\x00\x00\x00\x01" not in received:  # DATA with END_STREAM, stream 1
+                received += conn.recv(65536)
+            conn.sendall(struct.pack(">HBBBL", 0, 0, 4, 0, 0) + reply)
+            with contextlib.suppress(OSError):
+                conn.recv(65536)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return path, thread, listener
+
+
+def _raw(kind: int, flags: int, stream_id: int, payload: bytes) -> bytes:
+    length = len(payload)
+    return struct.pack(">HBBBL", length >> 8, length & 255, kind, flags, stream_id) + payload
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        _raw(8, 0, 0, b"\x00\x00\x01"),  # WINDOW_UPDATE of 3 bytes
+        _raw(8, 0, 1, b""),  # and of none, on the stream
+        _raw(4, 0, 0, b"\x00\x04\x00\x01\x00\x00\x00"),  # SETTINGS of 7 bytes
+        _raw(7, 0, 0, b"\x00\x00\x00\x00"),  # GOAWAY of 4 bytes
+        _raw(3, 0, 1, b"\x00"),  # RST_STREAM of 1 byte
+        _raw(6, 0, 0, b"1234"),  # PING of 4 bytes
+    ],
+)
+def test_a_malformed_frame_from_vault_is_a_broken_connection(tmp_path: Any, reply: bytes) -> None:
+    path, thread, listener = _serve_once(tmp_path, reply)
+    client = UnaryClient(path, None)
+    with pytest.raises(BrokenConnectionError):
+        client.call("/t.S/echo", BytesValue(value=b"x"), BytesValue, 5)
+    client.close()
+    thread.join(5)
+    listener.close()
+
+
+def test_a_reply_announced_larger_than_the_limit_is_refused_from_its_prefix(
+    tmp_path: Any,
+) -> None:
+    head = hpack.Encoder().encode([(":status", "200"), ("content-type", "application/grpc")])
+    reply = _raw(1, 0x04, 1, head) + _raw(0, 0, 1, struct.pack(">BL", 0, 2**32 - 1) + b"x" * 100)
+    path, thread, listener = _serve_once(tmp_path, reply)
+    client = UnaryClient(path, None)
+    with pytest.raises(rpc.RpcError) as caught:
+        client.call("/t.S/echo", BytesValue(value=b"x"), BytesValue, 5)
+    assert caught.value.status is rpc.Status.RESOURCE_EXHAUSTED
+    client.close()
+    thread.join(5)
+    listener.close()

@@ -19,7 +19,7 @@ from grpclib.const import Status
 from grpclib.exceptions import GRPCError
 
 from tencentcloud_secrets_shim import rpc
-from tencentcloud_secrets_shim.grpc_server import GrpcServer, Method, ServerStream
+from tencentcloud_secrets_shim.grpc_server import GrpcServer, Limits, Method, ServerStream
 
 Stream = ServerStream[BytesValue]
 HandlerFunc = Callable[[Stream], Awaitable[None]]
@@ -77,7 +77,11 @@ def _service() -> _Service:
             await stream.send_message(BytesValue(value=message.value.upper()))
         await stream.send_message(BytesValue(value=str(count).encode()))
 
+    async def stall(stream: Stream) -> None:  # never reads its request
+        await asyncio.sleep(3600)
+
     service._methods = {
+        "Stall": stall,
         "Echo": _echo,
         "EchoMetadata": echo_metadata,
         "Fail": fail,
@@ -89,10 +93,12 @@ def _service() -> _Service:
 
 
 @contextlib.asynccontextmanager
-async def _serving(service: _Service, max_streams: int = 1000) -> AsyncIterator[str]:
+async def _serving(
+    service: _Service, max_streams: int = 1000, limits: Limits | None = None
+) -> AsyncIterator[str]:
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "s.sock")
-        server = GrpcServer([service.methods()], max_streams=max_streams)
+        server = GrpcServer([service.methods()], max_streams=max_streams, limits=limits)
         await server.start(path=path, ssl=None)
         try:
             yield path
@@ -256,12 +262,14 @@ class _RawClient:
 
 
 def _raw_test(
-    body: Callable[[str, _Service], Awaitable[None]], max_streams: int = 1000
+    body: Callable[[str, _Service], Awaitable[None]],
+    max_streams: int = 1000,
+    limits: Limits | None = None,
 ) -> _Service:
     service = _service()
 
     async def main() -> None:
-        async with _serving(service, max_streams) as path:
+        async with _serving(service, max_streams, limits) as path:
             await body(path, service)
 
     asyncio.run(main())
@@ -412,3 +420,109 @@ def test_calls_beyond_the_advertised_limit_are_refused_for_the_client_to_retry()
         assert BytesValue.FromString(data[5:]).value == b"ko"
 
     _raw_test(body, max_streams=2)
+
+
+# --- limits --------------------------------------------------------------------------------
+
+
+def test_the_header_list_limit_is_advertised_and_resets_only_its_stream() -> None:
+    async def body(path: str, service: _Service) -> None:
+        client = await _RawClient.connect(path)
+        _, settings = await client.until(4)
+        assert dict(struct.iter_unpack(">HL", settings))[6] == 16384
+        # One 200-byte entry added to the table, then referenced 100 times: a block of a
+        # few hundred bytes that decodes to 24 KB.
+        big = client.request_block("Echo", x_big="v" * 200)
+        block = big + bytes(client.encoder.encode([("x-big", "v" * 200)])) * 100
+        client.send(1, 0x05, 1, block)
+        _, payload = await client.until(3, 1)
+        assert struct.unpack(">L", payload)[0] == 6  # FRAME_SIZE_ERROR, as grpc-go
+        # The table is still the client's: a block that refers to it is read.
+        client.send(1, 0x04, 3, client.request_block("Echo", x_big="v" * 200))
+        client.send(0, 0x01, 3, client.message(b"ok"))
+        _, data = await client.until(0, 3)
+        assert BytesValue.FromString(data[5:]).value == b"ko"
+
+    _raw_test(body)
+
+
+def test_invalid_binary_metadata_fails_its_call_not_the_connection() -> None:
+    async def body(path: str, service: _Service) -> None:
+        client = await _RawClient.connect(path)
+        client.send(1, 0x04, 1, client.request_block("Echo", x_bin="not base64!"))
+        flags, trailers = await client.until(1, 1)
+        assert flags & 0x01
+        assert b"'grpc-status': '13'" in trailers
+        _, payload = await client.until(3, 1)
+        assert struct.unpack(">L", payload)[0] == 0  # NO_ERROR: stop sending
+        client.send(0, 0x01, 1, client.message(b"late"))  # in flight before the reset: dropped
+        client.send(1, 0x04, 3, client.request_block("Echo", x_bin="AP8"))
+        client.send(0, 0x01, 3, client.message(b"ok"))
+        _, data = await client.until(0, 3)
+        assert BytesValue.FromString(data[5:]).value == b"ko"
+
+    _raw_test(body)
+
+
+def test_a_message_announced_larger_than_the_limit_is_refused_from_its_prefix() -> None:
+    async def body(path: str, service: _Service) -> None:
+        client = await _RawClient.connect(path)
+        client.send(1, 0x04, 1, client.request_block("Echo"))
+        client.send(0, 0, 1, struct.pack(">BL", 0, 2**32 - 1) + b"x" * 1000)
+        flags, trailers = await client.until(1, 1)
+        assert flags & 0x01
+        assert b"'grpc-status': '8'" in trailers  # RESOURCE_EXHAUSTED
+        _, payload = await client.until(3, 1)
+        assert struct.unpack(">L", payload)[0] == 0
+
+    _raw_test(body)
+
+
+def test_a_streams_window_is_refilled_only_as_its_handler_reads() -> None:
+    async def body(path: str, service: _Service) -> None:
+        client = await _RawClient.connect(path)
+        client.send(1, 0x04, 1, client.request_block("Stall"))
+        message = client.message(b"m" * 16_000)  # 16,005 bytes a frame
+        for _ in range(65):  # 1,040,325 bytes: within the 1 MiB window
+            client.send(0, 0, 1, message)
+        client.send(0, 0, 1, message)  # past it: the handler read none of them
+        _, payload = await client.until(3, 1)
+        assert struct.unpack(">L", payload)[0] == 3  # FLOW_CONTROL_ERROR
+
+    _raw_test(body)
+
+
+def test_the_connection_window_bounds_what_is_buffered_across_streams() -> None:
+    limits = Limits(stream_window=1 << 16, connection_window=1 << 17, max_buffered=1 << 17)
+
+    async def body(path: str, service: _Service) -> None:
+        client = await _RawClient.connect(path, settings=b"")
+        message = client.message(b"m" * 16_000)
+        for stream_id in (1, 3, 5):
+            client.send(1, 0x04, stream_id, client.request_block("Stall"))
+        for stream_id in (1, 3):
+            for _ in range(4):  # 64,020 bytes a stream, under its window
+                client.send(0, 0, stream_id, message)
+        client.send(0, 0, 5, message)  # 128,040 + 16,005 > 131,072 held and unread
+        _, payload = await client.until(7)
+        assert struct.unpack(">L", payload[4:8])[0] == 3  # FLOW_CONTROL_ERROR
+
+    _raw_test(body, limits=limits)
+
+
+def test_a_message_larger_than_every_window_but_under_the_limit_still_flows() -> None:
+    limits = Limits(
+        stream_window=1 << 16, connection_window=1 << 17, max_message=1 << 20, max_buffered=1 << 20
+    )
+    payload = os.urandom(900_000)
+
+    async def main() -> bytes:
+        async with _serving(_service(), limits=limits) as path:
+            channel = Channel(path=path)
+            try:
+                reply = await _unary(channel, "Echo")(BytesValue(value=payload), timeout=20)
+                return reply.value
+            finally:
+                channel.close()
+
+    assert asyncio.run(main()) == payload[::-1]
