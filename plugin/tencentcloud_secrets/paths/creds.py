@@ -29,7 +29,13 @@ from tencentcloud_secrets.role import (
     sts_duration,
 )
 from tencentcloud_secrets.secrets import WAL_CAM_USER
-from tencentcloud_secrets.templates import NameContext, NameTemplate, check_name
+from tencentcloud_secrets.templates import (
+    NameContext,
+    NameTemplate,
+    TemplateError,
+    check_name,
+    shown,
+)
 from tencentcloud_secrets.tencentcloud import models_cam as cm
 from tencentcloud_secrets.tencentcloud import models_sts as sm
 from tencentcloud_secrets.tencentcloud.client import TencentCloudClient
@@ -67,6 +73,17 @@ FIELDS = {
 
 def _memberships(groups: tuple[CamGroup, ...], uin: int) -> cm.AddUserToGroupRequest:
     return cm.AddUserToGroupRequest(tuple(cm.GroupMembership(g.group_id, uin=uin) for g in groups))
+
+
+def _render(field: str, text: str, request: logical.Request, role_name: str) -> str:
+    """A name from the role's template. A role stored before today's template rules may hold
+    one they refuse: that is the role's problem to fix (a 400), not the engine's (a 500)."""
+    try:
+        return NameTemplate.parse(text).render(_context(request, role_name))
+    except TemplateError as exc:
+        raise logical.CodedError(
+            400, f'role "{shown(role_name)}": {field}: {exc}; write the role again'
+        ) from None
 
 
 def _context(request: logical.Request, role_name: str) -> NameContext:
@@ -112,8 +129,9 @@ class CredsPaths:
             backend_ttl=role.ttl,
             backend_max_ttl=role.max_ttl,
         )
-        template = NameTemplate.parse(role.username_template or DEFAULT_USERNAME_TEMPLATE)
-        username = template.render(_context(request, name))
+        username = _render(
+            "username_template", role.username_template or DEFAULT_USERNAME_TEMPLATE, request, name
+        )
         problem = check_name(username, what="username_template gave the name", low=1, high=64)
         if problem:
             return logical.error_response(problem)
@@ -276,8 +294,12 @@ class CredsPaths:
                     f"ttl must be at least {low}s for {role.credential_type} credentials"
                 )
             duration = min(duration, requested)
-        template = NameTemplate.parse(role.session_name_template or DEFAULT_SESSION_NAME_TEMPLATE)
-        session = template.render(_context(request, name))
+        session = _render(
+            "session_name_template",
+            role.session_name_template or DEFAULT_SESSION_NAME_TEMPLATE,
+            request,
+            name,
+        )
         client = self._backend.client(request.storage)
         deadline = self._backend.cloud_deadline(request)
         tags = tuple(sm.Tag(k, v) for k, v in sorted(role.session_tags.items()))

@@ -11,6 +11,7 @@ import pytest
 from tencentcloud_secrets.paths.roles import MAX_ROLE_NAME_CHARS
 from tencentcloud_secrets.role import Role, write_role
 from tencentcloud_secrets.templates import MAX_TEMPLATE_CHARS
+from tencentcloud_secrets_shim import logical
 from tests.unit.engine.conftest import Mount, error_of
 
 ARN = "qcs::cam::uin/100000000001:roleName/vault-demo-role"
@@ -80,3 +81,17 @@ def test_static_role_names_are_capped(mount: Mount) -> None:
     assert message.startswith('name "ssss')
     assert f"at most {MAX_ROLE_NAME_CHARS}" in message
     assert json.dumps(mount.storage.list("")) == "[]"
+
+
+def test_a_stored_template_todays_rules_refuse_is_a_400_at_issue(engine: Mount) -> None:
+    """A role written before the template caps may hold a template they refuse."""
+    engine("update", "role/app", remote_policies="policy_id:3")
+    stored = engine.stored("role/app")
+    assert stored is not None
+    stored["username_template"] = '{{.RoleName | replace "" "a"}}-{{random 8}}'
+    engine.storage.put(logical.StorageEntry("role/app", json.dumps(stored).encode()))
+    engine.backend.cleanup()  # the mount's cache forgets the role, as after a restart
+    with pytest.raises(logical.CodedError) as err:
+        engine("read", "creds/app")
+    assert err.value.status == 400
+    assert "username_template" in str(err.value)
