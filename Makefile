@@ -17,7 +17,7 @@ PLUGIN_BIN    := bin/$(NAME)
 BASE_PYTHON   = $(shell $(PYTHON) -c 'import sys,os;print(os.path.realpath(sys.executable))')
 PYTEST_ARGS   ?=
 
-.PHONY: help bootstrap venv vault print-vault proto dev lint test test-unit test-integration test-cluster soak test-acc demo emulator bench clean
+.PHONY: help bootstrap venv vault print-vault proto dev lint test test-unit test-model-long test-integration test-cluster soak test-acc demo emulator bench clean
 
 help:
 	@echo "make bootstrap   Python environment + Vault $(VAULT_VERSION) built from the Go module proxy"
@@ -79,6 +79,12 @@ test: lint dev
 
 test-unit: venv
 	$(VPY) -m pytest $(PYTEST_ARGS) tests --ignore=tests/acceptance --ignore=tests/integration
+
+# The engine's model-based test (a bounded run of it is part of `make test`) searched much
+# longer: MODEL_EXAMPLES sequences of up to MODEL_STEPS steps each; -s prints what ran.
+test-model-long: venv
+	MODEL_EXAMPLES=$${MODEL_EXAMPLES:-2000} MODEL_STEPS=$${MODEL_STEPS:-50} \
+	    $(VPY) -m pytest -q -s $(PYTEST_ARGS) tests/unit/engine/test_engine_model.py
 
 test-integration: dev
 	$(VPY) -m pytest $(PYTEST_ARGS) tests/integration
