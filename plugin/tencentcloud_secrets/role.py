@@ -23,7 +23,6 @@ CAM_USER = "cam_user"
 ASSUMED_ROLE = "assumed_role"
 FEDERATION_TOKEN = "federation_token"
 CREDENTIAL_TYPES = (CAM_USER, ASSUMED_ROLE, FEDERATION_TOKEN)
-STS_TYPES = (ASSUMED_ROLE, FEDERATION_TOKEN)
 
 POLICY_DOCUMENT_LIMIT = 6144
 """CAM's limit on one policy document, in characters."""

@@ -197,13 +197,6 @@ class Backend:
     def system_view(self) -> logical.SystemView | None:
         return None if self._config is None else self._config.system_view
 
-    def route(self, request_path: str) -> Path | None:
-        """The path that would serve ``request_path`` (first declared match wins)."""
-        for path in self.paths:
-            if path.match(request_path) is not None:
-                return path
-        return None
-
     def secret(self, secret_type: str) -> Secret | None:
         return self.secrets.get(secret_type)
 

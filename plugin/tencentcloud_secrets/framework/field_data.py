@@ -84,9 +84,6 @@ class FieldData:
                 return value, True
         return None, False
 
-    def get_default_or_zero(self, name: str) -> Any:
-        return self._field(name).default_or_zero()
-
     # Typed accessors for handlers checked by mypy; they fail loudly on a schema mismatch.
 
     def get_str(self, name: str) -> str:
@@ -98,17 +95,8 @@ class FieldData:
     def get_bool(self, name: str) -> bool:
         return _expect(name, self.get(name), bool)
 
-    def get_float(self, name: str) -> float:
-        return _expect(name, self.get(name), float)
-
     def get_str_list(self, name: str) -> list[str]:
         return list(_expect(name, self.get(name), list))
-
-    def get_str_map(self, name: str) -> dict[str, str]:
-        return dict(_expect(name, self.get(name), dict))
-
-    def get_map(self, name: str) -> dict[str, Any]:
-        return dict(_expect(name, self.get(name), dict))
 
 
 _T = TypeVar("_T")

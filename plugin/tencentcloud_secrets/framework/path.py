@@ -45,11 +45,6 @@ def generic_name_regex(name: str) -> str:
     return rf"(?P<{name}>\w(([\w.-]+)?\w)?)"
 
 
-def generic_name_with_at_regex(name: str) -> str:
-    """Like ``generic_name_regex`` but also allows ``@`` inside (e-mail-like names)."""
-    return rf"(?P<{name}>\w(([\w.@-]+)?\w)?)"
-
-
 def optional_param_regex(name: str) -> str:
     """An optional trailing ``/<anything>`` captured as ``name``."""
     return rf"(/(?P<{name}>.+))?"
