@@ -18,11 +18,10 @@ import time
 from typing import TYPE_CHECKING
 
 from tencentcloud_secrets import framework as fw
-from tencentcloud_secrets.paths.static_roles import STATIC_ROLE_PREFIX, read_static_role
+from tencentcloud_secrets.paths.static_roles import STATIC_ROLE_PREFIX, delete_static_role
 from tencentcloud_secrets.role import CAM_USER, ROLE_PREFIX, read_role
-from tencentcloud_secrets.tencentcloud import models_cam as cm
 from tencentcloud_secrets.tencentcloud.deadline import Deadline
-from tencentcloud_secrets.tencentcloud.errors import NotFoundError, TencentCloudError
+from tencentcloud_secrets.tencentcloud.errors import TencentCloudError
 from tencentcloud_secrets_shim import logical
 
 if TYPE_CHECKING:
@@ -54,21 +53,11 @@ def tear_down(backend: TencentCloudBackend, storage: logical.Storage) -> list[st
         left.extend(objects.sweep(deadline))
     except TencentCloudError as exc:
         left.append(f"retired role objects: {exc}")
-    cam = backend.client(storage).cam
     for name in storage.list(STATIC_ROLE_PREFIX):
-        static = read_static_role(storage, name)
-        if static is None or not static.secret_id:
-            continue
         try:
-            cam.delete_access_key(
-                cm.DeleteAccessKeyRequest(static.secret_id, static.uin), deadline=deadline
-            )
-        except NotFoundError:
-            pass
+            delete_static_role(backend, storage, name, deadline)
         except TencentCloudError as exc:
-            left.append(f"key {static.secret_id} of static role {name}: {exc}")
-            continue
-        storage.delete(STATIC_ROLE_PREFIX + name)
+            left.append(f"the key of static role {name}: {exc}")
     return left
 
 

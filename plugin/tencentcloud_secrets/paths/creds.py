@@ -153,7 +153,7 @@ class CredsPaths:
             if isinstance(exc, TencentCloudError):
                 raise vault_error(exc, f'issuing a credential of role "{name}"') from None
             raise
-        if not request.wanted(ANSWER_MARGIN) or deadline.cancelled() or deadline.passed():
+        if not request.wanted(ANSWER_MARGIN) or deadline.passed():
             # Vault has stopped waiting or is about to: this credential would reach nobody.
             self._undo_user(storage, wal_id, username, created, None)
             raise logical.CodedError(504, "Vault's request deadline passed while issuing")

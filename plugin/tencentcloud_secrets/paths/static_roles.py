@@ -10,6 +10,7 @@ briefly needs both of CAM's two key slots.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -138,6 +139,24 @@ def rotate_static_role(
     return rotated, warnings
 
 
+def delete_static_role(
+    backend: TencentCloudBackend, storage: logical.Storage, name: str, deadline: Deadline | None
+) -> None:
+    """Delete Vault's key of the role's user, then the role; the user stays as it was.
+    Raises TencentCloudError (the role stays) when the key cannot be deleted."""
+    with backend.locks.locked(STATIC_ROLE_PREFIX + name):
+        role = read_static_role(storage, name)
+        if role is None:
+            return
+        if role.secret_id:
+            with contextlib.suppress(NotFoundError):
+                backend.client(storage).cam.delete_access_key(
+                    cm.DeleteAccessKeyRequest(role.secret_id, role.uin), deadline=deadline
+                )
+        storage.delete(STATIC_ROLE_PREFIX + name)
+    log.info("static role deleted", extra={"role": name})
+
+
 FIELDS = {
     "name": fw.Field(fw.FieldType.STRING, "Name of the static role.", required=True),
     "username": fw.Field(
@@ -246,24 +265,12 @@ class StaticRolePaths:
 
     def delete(self, request: logical.Request, data: fw.FieldData) -> logical.Response | None:
         name = data.get_str("name")
-        storage = request.storage
-        with self._backend.locks.locked(STATIC_ROLE_PREFIX + name):
-            role = read_static_role(storage, name)
-            if role is None:
-                return None
-            if role.secret_id:
-                cam = self._backend.client(storage).cam
-                try:
-                    cam.delete_access_key(
-                        cm.DeleteAccessKeyRequest(role.secret_id, role.uin),
-                        deadline=self._backend.cloud_deadline(request),
-                    )
-                except NotFoundError:
-                    pass
-                except TencentCloudError as exc:
-                    raise vault_error(exc, f'deleting the key of static role "{name}"') from None
-            storage.delete(STATIC_ROLE_PREFIX + name)
-        log.info("static role deleted", extra={"role": name})
+        try:
+            delete_static_role(
+                self._backend, request.storage, name, self._backend.cloud_deadline(request)
+            )
+        except TencentCloudError as exc:
+            raise vault_error(exc, f'deleting the key of static role "{name}"') from None
         return None
 
     def creds(self, request: logical.Request, data: fw.FieldData) -> logical.Response | None:
