@@ -259,3 +259,21 @@ def test_an_answer_vault_no_longer_waits_for_is_taken_back(
     assert user_names(emulator) == []
     assert engine.wal() == []
     assert calls(emulator)[-3:] == ["AddUser", "AddUserToGroup", "DeleteUser"]
+
+
+def test_a_credential_finished_past_the_rollback_bound_is_taken_back(
+    engine: Mount, emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its WAL entry may already be rolled back under it: the credential is not handed out."""
+
+    class Spent(Deadline):
+        def passed(self) -> bool:
+            return True
+
+    engine("update", "role/app", remote_policies=COS_READ)
+    monkeypatch.setattr(engine.backend, "cloud_deadline", lambda request: Spent(None))
+    with pytest.raises(logical.CodedError) as err:
+        engine("read", "creds/app")
+    assert err.value.status == 504
+    assert user_names(emulator) == []
+    assert engine.wal() == []
