@@ -1,5 +1,6 @@
-"""A real Vault server for the tests, the demo and the benchmarks: the binary that
-`make bootstrap` built.
+"""A real Vault server for the tests, the demo and the benchmarks: the binary `make vault` built
+(part of `make bootstrap` and `make test`), or another version's that $VAULT_BIN names
+(`make test-vault-versions`).
 
 Dev mode for most tests (in-memory storage, unsealed, root token ``root``); a file-storage
 server with init and unseal for the tests that restart Vault on the same data.
@@ -23,7 +24,10 @@ import hvac
 
 ROOT = Path(__file__).resolve().parents[1]
 PLUGIN_NAME = "vault-plugin-secrets-tencentcloud"
-PLUGIN_BIN = ROOT / "bin" / PLUGIN_NAME
+# The plugin the tests register: what `make dev` builds, or another build of it (the release
+# file: `make test-release`) named by $TENCENTCLOUD_PLUGIN_BIN.
+PLUGIN_BIN = Path(os.environ.get("TENCENTCLOUD_PLUGIN_BIN") or ROOT / "bin" / PLUGIN_NAME).resolve()
+RELEASE_FILE = ROOT / "dist" / PLUGIN_NAME
 
 
 def vault_binary() -> Path:

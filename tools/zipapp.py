@@ -186,20 +186,19 @@ def check_interpreter(interpreter: str) -> None:
         )
 
 
-def build(
+def app_members(
     site_packages: Path,
-    output: Path,
     *,
-    interpreter: str,
     entry_point: str,
     app_name: str = APP_NAME,
     unpack_env: str = UNPACK_ENV,
     readonly_env: str = READONLY_ENV,
     exclude: tuple[str, ...] = (),
-) -> str:
-    """Write the executable to ``output``; return its build id."""
+) -> tuple[str, list[tuple[zipfile.ZipInfo, bytes]]]:
+    """The archive's members for the interpreter running this tool, and the build id. All
+    stored: zipimport would import zlib to read the first two on every start, and the payload
+    is compressed already."""
     check_entry_point(entry_point)
-    check_interpreter(interpreter)
     files = collect(site_packages, exclude)
     packed = payload(files)
     build_id = hashlib.sha256(packed).hexdigest()
@@ -212,15 +211,41 @@ def build(
         main_pyc = _pyc(main_py, "__main__.py", Path(scratch))
     if main_pyc is None:
         raise BuildError(f"{BOOTSTRAP.name} does not compile")
+    members = [
+        (_entry("__main__.py", False, zipfile.ZIP_STORED), source.encode()),
+        # Found before __main__.py: zipimport looks for bytecode beside the source.
+        (_entry("__main__.pyc", False, zipfile.ZIP_STORED), main_pyc),
+        (_entry(PAYLOAD, False, zipfile.ZIP_STORED), packed),
+    ]
+    return build_id, members
+
+
+def build(
+    site_packages: Path,
+    output: Path,
+    *,
+    interpreter: str,
+    entry_point: str,
+    app_name: str = APP_NAME,
+    unpack_env: str = UNPACK_ENV,
+    readonly_env: str = READONLY_ENV,
+    exclude: tuple[str, ...] = (),
+) -> str:
+    """Write the executable to ``output``; return its build id."""
+    check_interpreter(interpreter)
+    build_id, members = app_members(
+        site_packages,
+        entry_point=entry_point,
+        app_name=app_name,
+        unpack_env=unpack_env,
+        readonly_env=readonly_env,
+        exclude=exclude,
+    )
     with output.open("wb") as out:
         out.write(f"#!{interpreter}\n".encode())
         with zipfile.ZipFile(out, "w") as archive:
-            # All three stored: zipimport would import zlib to read the first two on every
-            # start, and the payload is compressed already.
-            archive.writestr(_entry("__main__.py", False, zipfile.ZIP_STORED), source)
-            # Found before __main__.py: zipimport looks for bytecode beside the source.
-            archive.writestr(_entry("__main__.pyc", False, zipfile.ZIP_STORED), main_pyc)
-            archive.writestr(_entry(PAYLOAD, False, zipfile.ZIP_STORED), packed)
+            for info, content in members:
+                archive.writestr(info, content)
     output.chmod(0o755)
     return build_id
 

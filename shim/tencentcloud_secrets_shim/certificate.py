@@ -12,7 +12,6 @@ line.
 from __future__ import annotations
 
 import datetime as dt
-import sys
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -63,10 +62,3 @@ def self_signed() -> tuple[bytes, bytes]:
         serialization.NoEncryption(),
     )
     return certificate.public_bytes(serialization.Encoding.PEM), key_pem
-
-
-def main() -> None:
-    """Child-process entry (see identity): both PEMs on stdout, certificate first."""
-    cert_pem, key_pem = self_signed()
-    sys.stdout.buffer.write(cert_pem + key_pem)
-    sys.stdout.buffer.flush()

@@ -1,9 +1,10 @@
-"""Fixtures that run the real Vault (built by `make bootstrap`) with the real plugin
-(built by `make dev`). Missing either is a failure with instructions, never a skip."""
+"""Fixtures that run the real Vault (built by `make vault`, or the one $VAULT_BIN names) with the
+real plugin (built by `make dev`). Missing either is a failure with instructions, never a skip."""
 
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,7 +26,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def built() -> None:
     binary = vault_binary()
     if not binary.is_file():
-        pytest.fail(f"Vault binary {binary} is missing: run `make bootstrap`")
+        if os.environ.get("VAULT_BIN"):
+            pytest.fail(
+                f"Vault binary {binary}, named by $VAULT_BIN, is missing: `make vault"
+                " VAULT_MODFILE=go.<version>.mod` builds the one tools/vault/go.<version>.mod pins"
+            )
+        pytest.fail(f"Vault binary {binary} is missing: run `make vault` (or `make bootstrap`)")
     if not PLUGIN_BIN.is_file():
         pytest.fail(f"{PLUGIN_BIN} is missing: run `make dev`")
 

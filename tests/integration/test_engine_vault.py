@@ -20,6 +20,7 @@ import requests
 from tencentcloud_emulator.testing import RunningEmulator
 from tencentcloud_secrets.tencentcloud import AuthenticationError
 from tencentcloud_secrets.tencentcloud import models_cam as cm
+from tests.support.relaunch import read_once_relaunched
 from tests.unit.engine.conftest import client_as, group_names, user_names
 from tools.vaultserver import PLUGIN_NAME, VaultServer
 
@@ -52,24 +53,6 @@ def _wait_for(condition: Any, timeout: float, what: str) -> None:
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.5)
-
-
-def _relaunch(client: Any, path: str) -> None:
-    """Read `path` until Vault has relaunched a killed plugin.
-
-    Vault relaunches only once go-plugin has reaped the old process; a request that
-    arrives in the few milliseconds before that still dials the dead socket and gets
-    "connection refused". Anything else is a real failure and is raised at once.
-    """
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            client.read(path)
-            return
-        except hvac.exceptions.InternalServerError as exc:
-            if "connection refused" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
 
 
 def test_the_original_plugins_scripts_work_unchanged(
@@ -275,7 +258,7 @@ def test_plugin_killed_between_adduser_and_addusertogroup(
         accounted = {survivor_user} | ({retried["data"]["username"]} if retried else set())
         [orphan] = [u for u in user_names(emulator) if u not in accounted]
         # The next request relaunches the plugin; the rollback manager does the rest.
-        _relaunch(client, f"{mount}/role/app")
+        read_once_relaunched(client, f"{mount}/role/app")
         _wait_for(lambda: orphan not in user_names(emulator), 150, "the rollback")
         for lease in leases:
             client.sys.revoke_lease(lease)

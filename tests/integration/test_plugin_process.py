@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import os
 import re
 import signal
 import ssl
@@ -24,37 +23,26 @@ from tencentcloud_secrets import PLUGIN_VERSION
 from tencentcloud_secrets_shim._proto.goplugin import controller_pb2
 from tencentcloud_secrets_shim._proto.vault import multiplexing_pb2
 from tencentcloud_secrets_shim._proto.vault.logical import version_pb2
-from tools.vaultserver import PLUGIN_BIN, vault_like_certificate
-
-COOKIE = {"VAULT_BACKEND_PLUGIN": "6669da05-b1c8-4f49-97d9-c8e5bed98e20"}
-HANDSHAKE = re.compile(r"^1\|5\|unix\|(?P<path>/[^|]+)\|grpc\|(?P<cert>[A-Za-z0-9+/]+)$")
-
-
-def _health(channel: Channel) -> UnaryUnaryMethod[HealthCheckRequest, HealthCheckResponse]:
-    return UnaryUnaryMethod(
-        channel, "/grpc.health.v1.Health/Check", HealthCheckRequest, HealthCheckResponse
-    )
-
-
-def _version(channel: Channel) -> UnaryUnaryMethod[version_pb2.Empty, version_pb2.VersionReply]:
-    return UnaryUnaryMethod(
-        channel, "/logical.PluginVersion/Version", version_pb2.Empty, version_pb2.VersionReply
-    )
-
-
-def _vault_like_identity(tmp: Path) -> tuple[Path, Path, str]:
-    """A P-521 client certificate like the one Vault's AutoMTLS makes, written to files."""
-    cert_pem, key_pem = vault_like_certificate()
-    cert_path, key_path = tmp / "client.pem", tmp / "client.key"
-    cert_path.write_bytes(cert_pem)
-    key_path.write_bytes(key_pem)
-    return cert_path, key_path, cert_pem.decode()
+from tests.support.plugin_process import (
+    COOKIE,
+    HANDSHAKE,
+    client_ssl,
+    health,
+    launch_environment,
+    vault_like_identity,
+    version,
+    without_vault_variables,
+)
+from tools.vaultserver import PLUGIN_BIN
 
 
 def _run(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "PLUGIN_"))}
     return subprocess.run(
-        [str(PLUGIN_BIN)], capture_output=True, text=True, timeout=30, env={**base, **env}
+        [str(PLUGIN_BIN)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**without_vault_variables(), **env},
     )
 
 
@@ -76,16 +64,8 @@ def test_refuses_without_protocol_version_5(built: None) -> None:
 def launched(
     built: None, tmp_path: Path
 ) -> Iterator[tuple[subprocess.Popen[str], str, Path, Path]]:
-    cert_path, key_path, pem = _vault_like_identity(tmp_path)
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "PLUGIN_"))}
-    env = {
-        **base,
-        **COOKIE,
-        "PLUGIN_PROTOCOL_VERSIONS": "5",
-        "PLUGIN_CLIENT_CERT": pem,
-        "VAULT_PLUGIN_AUTOMTLS_ENABLED": "true",
-        "VAULT_PLUGIN_METADATA_MODE": "false",
-    }
+    cert_path, key_path, pem = vault_like_identity(tmp_path)
+    env = {**without_vault_variables(), **launch_environment(pem)}
     proc = subprocess.Popen(
         [str(PLUGIN_BIN)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
     )
@@ -113,15 +93,6 @@ def test_handshake_line_and_certificate(
     assert san.get_values_for_type(x509.DNSName) == ["localhost"]
 
 
-def _client_ssl(cert_path: Path, key_path: Path, server_der_b64: str) -> ssl.SSLContext:
-    der = base64.b64decode(server_der_b64 + "=" * (-len(server_der_b64) % 4))
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.load_verify_locations(cadata=ssl.DER_cert_to_PEM_cert(der))
-    ctx.load_cert_chain(str(cert_path), str(key_path))
-    ctx.set_alpn_protocols(["h2"])
-    return ctx
-
-
 def test_serves_grpc_over_mutual_tls(
     launched: tuple[subprocess.Popen[str], str, Path, Path],
 ) -> None:
@@ -132,28 +103,28 @@ def test_serves_grpc_over_mutual_tls(
     async def talk() -> tuple[int, bool, str]:
         channel = Channel(
             path=match["path"],
-            ssl=_client_ssl(cert_path, key_path, match["cert"]),
+            ssl=client_ssl(cert_path, key_path, match["cert"]),
             config=Configuration(ssl_target_name_override="localhost"),
         )
         try:
-            health = await _health(channel)(HealthCheckRequest(service="plugin"))
+            checked = await health(channel)(HealthCheckRequest(service="plugin"))
             mux = await UnaryUnaryMethod(
                 channel,
                 "/pluginutil.multiplexing.PluginMultiplexing/MultiplexingSupport",
                 multiplexing_pb2.MultiplexingSupportRequest,
                 multiplexing_pb2.MultiplexingSupportResponse,
             )(multiplexing_pb2.MultiplexingSupportRequest())
-            version = await _version(channel)(
+            reply = await version(channel)(
                 version_pb2.Empty(), metadata={"multiplex_id": "abcdefghij"}
             )
-            return health.status, mux.supported, version.plugin_version
+            return checked.status, mux.supported, reply.plugin_version
         finally:
             channel.close()
 
-    status, supported, version = asyncio.run(talk())
+    status, supported, reported = asyncio.run(talk())
     assert status == HealthCheckResponse.SERVING
     assert supported is True
-    assert version == PLUGIN_VERSION
+    assert reported == PLUGIN_VERSION
 
 
 def test_refuses_a_client_without_vaults_certificate(
@@ -164,16 +135,16 @@ def test_refuses_a_client_without_vaults_certificate(
     assert match
     stranger_dir = tmp_path / "stranger"
     stranger_dir.mkdir()
-    other_cert, other_key, _ = _vault_like_identity(stranger_dir)
+    other_cert, other_key, _ = vault_like_identity(stranger_dir)
 
     async def talk() -> None:
         channel = Channel(
             path=match["path"],
-            ssl=_client_ssl(other_cert, other_key, match["cert"]),
+            ssl=client_ssl(other_cert, other_key, match["cert"]),
             config=Configuration(ssl_target_name_override="localhost"),
         )
         try:
-            await asyncio.wait_for(_health(channel)(HealthCheckRequest(service="plugin")), 10)
+            await asyncio.wait_for(health(channel)(HealthCheckRequest(service="plugin")), 10)
         finally:
             channel.close()
 
@@ -196,8 +167,12 @@ def test_clean_exit_on_signal(
 
 
 def test_metadata_mode_serves_plaintext(built: None) -> None:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "PLUGIN_"))}
-    env = {**base, **COOKIE, "PLUGIN_PROTOCOL_VERSIONS": "5", "VAULT_PLUGIN_METADATA_MODE": "true"}
+    env = {
+        **without_vault_variables(),
+        **COOKIE,
+        "PLUGIN_PROTOCOL_VERSIONS": "5",
+        "VAULT_PLUGIN_METADATA_MODE": "true",
+    }
     proc = subprocess.Popen(
         [str(PLUGIN_BIN)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
     )
@@ -207,17 +182,17 @@ def test_metadata_mode_serves_plaintext(built: None) -> None:
         match = re.match(r"^1\|5\|unix\|(?P<path>/[^|]+)\|grpc\|$", line)
         assert match, line  # no certificate: go-plugin then dials without TLS
 
-        async def version() -> str:
+        async def reported() -> str:
             channel = Channel(path=match["path"])
             try:
-                reply = await _version(channel)(
+                reply = await version(channel)(
                     version_pb2.Empty(), metadata={"multiplex_id": "abcdefghij"}
                 )
                 return reply.plugin_version
             finally:
                 channel.close()
 
-        assert asyncio.run(version()) == PLUGIN_VERSION
+        assert asyncio.run(reported()) == PLUGIN_VERSION
         proc.terminate()
         assert proc.wait(10) == 0
     finally:
@@ -236,7 +211,7 @@ def test_controller_shutdown_exits_cleanly(
     async def shutdown() -> None:
         channel = Channel(
             path=match["path"],
-            ssl=_client_ssl(cert_path, key_path, match["cert"]),
+            ssl=client_ssl(cert_path, key_path, match["cert"]),
             config=Configuration(ssl_target_name_override="localhost"),
         )
         try:
