@@ -18,10 +18,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from tencentcloud_secrets import framework as fw
-from tencentcloud_secrets.cam_objects import WAL_ROLE_OBJECTS, RoleObjects
+from tencentcloud_secrets.cam_objects import WAL_ROLE_OBJECTS
 from tencentcloud_secrets.clients import client_from_config
 from tencentcloud_secrets.cloud_errors import vault_error
-from tencentcloud_secrets.group_use import GroupUse
 from tencentcloud_secrets.paths.config import CONFIG_KEY, ConfigPaths, MountConfig, read_config
 from tencentcloud_secrets.paths.creds import CredsPaths
 from tencentcloud_secrets.paths.roles import RolePaths
@@ -33,7 +32,8 @@ from tencentcloud_secrets.paths.static_roles import (
     rotate_static_role,
     static_keys_in_use,
 )
-from tencentcloud_secrets.role import ROLE_PREFIX, Role, read_role, write_role
+from tencentcloud_secrets.role import ROLE_PREFIX
+from tencentcloud_secrets.role_groups import RoleGroups
 from tencentcloud_secrets.rotation import (
     WAL_ACCESS_KEY,
     WAL_OLD_ACCESS_KEY,
@@ -80,8 +80,7 @@ class TencentCloudBackend(fw.Backend):
         self.locks = fw.KeyLocks()
         self._client: TencentCloudClient | None = None
         self._client_lock = threading.Lock()
-        self._group_hints: dict[str, int] = {}
-        self.group_use = GroupUse()
+        self.groups = RoleGroups(self)
         self._rotation_failures: dict[str, tuple[int, float]] = {}
         # Seams for tests: how the engine waits (for a new key to propagate) and what time
         # it is (for rotation schedules).
@@ -89,13 +88,12 @@ class TencentCloudBackend(fw.Backend):
         self.now: Callable[[], float] = time.time
         leases = Leases(self)
         self.secret_type = leases.secret()
-        self.roles = RolePaths(self)
         super().__init__(
             help_text=BACKEND_HELP,
             paths=fw.path_append(
                 RotateRootPaths(self).paths(),
                 ConfigPaths(self).paths(),
-                self.roles.paths(),
+                RolePaths(self).paths(),
                 CredsPaths(self).paths(),
                 StaticRolePaths(self).paths(),
             ),
@@ -106,7 +104,7 @@ class TencentCloudBackend(fw.Backend):
             ),
             wal_rollback={
                 WAL_CAM_USER: leases.roll_back_user,
-                WAL_ROLE_OBJECTS: self._roll_back_role_objects,
+                WAL_ROLE_OBJECTS: self.groups.roll_back,
                 WAL_ACCESS_KEY: self._roll_back_key,
                 WAL_OLD_ACCESS_KEY: self._roll_back_old_key,
             },
@@ -140,9 +138,6 @@ class TencentCloudBackend(fw.Backend):
                 self._client = client_from_config(read_config(storage) or MountConfig())
             return self._client
 
-    def role_objects(self, storage: logical.Storage) -> RoleObjects:
-        return RoleObjects(self.client(storage), storage, self.group_use)
-
     def reset_client(self) -> None:
         """Forget the cached client; the next call builds one from the stored config."""
         with self._client_lock:
@@ -160,7 +155,7 @@ class TencentCloudBackend(fw.Backend):
         if key == CONFIG_KEY:
             self.reset_client()
         elif key.startswith(ROLE_PREFIX):
-            self.forget_group_hint(key.removeprefix(ROLE_PREFIX))
+            self.groups.forget(key.removeprefix(ROLE_PREFIX))
 
     @staticmethod
     def nonce() -> str:
@@ -179,36 +174,6 @@ class TencentCloudBackend(fw.Backend):
             at = min(at, request.deadline - DEADLINE_MARGIN)
         return Deadline(at, request.cancelled.is_set)
 
-    def group_hint(self, role_name: str, count: int) -> int:
-        """Which of the role's managed groups to try first: the last one that had room."""
-        return self._group_hints.get(role_name, count - 1) % max(count, 1)
-
-    def set_group_hint(self, role_name: str, index: int) -> None:
-        self._group_hints[role_name] = index
-
-    def forget_group_hint(self, role_name: str) -> None:
-        self._group_hints.pop(role_name, None)
-
-    def grow_role(
-        self, request: logical.Request, name: str, seen: int, deadline: Deadline | None
-    ) -> Role:
-        """Give the role one more managed group, unless another request grew it past the
-        ``seen`` groups meanwhile (then the new group is tried first)."""
-        storage = request.storage
-        with self.locks.locked(ROLE_PREFIX + name):
-            role = read_role(storage, name)
-            if role is None:
-                raise logical.InvalidRequest(f'role "{name}" was deleted while issuing')
-            if len(role.managed_groups) > seen:
-                self.set_group_hint(name, len(role.managed_groups) - 1)
-                return role
-            change = self.role_objects(storage).grow(name, role, deadline)
-            write_role(storage, name, role)
-            fw.delete_wal(storage, change.wal_id)
-            self.set_group_hint(name, len(role.managed_groups) - 1)
-            log.info("role grew a group", extra={"role": name, "groups": len(role.managed_groups)})
-            return role
-
     # --- periodic and rollback ------------------------------------------------------------
 
     def _periodic(self, request: logical.Request) -> None:
@@ -217,7 +182,7 @@ class TencentCloudBackend(fw.Backend):
         if not storage.list("retired/"):
             return
         try:
-            left = self.role_objects(storage).sweep(self.cloud_deadline(request))
+            left = self.groups.sweep(storage, self.cloud_deadline(request))
         except CredentialsError:
             return
         except TencentCloudError as exc:
@@ -285,15 +250,6 @@ class TencentCloudBackend(fw.Backend):
             )
         except TencentCloudError as exc:
             raise vault_error(exc, "finishing a key rotation") from None
-
-    def _roll_back_role_objects(self, request: logical.Request, data: Any) -> None:
-        storage = request.storage
-        # Under the role's lock: a write of the same role must not interleave.
-        try:
-            with self.locks.locked(ROLE_PREFIX + str(data.get("role", ""))):
-                self.role_objects(storage).roll_back(data, self.cloud_deadline(request))
-        except TencentCloudError as exc:
-            raise vault_error(exc, "rolling back a role write") from None
 
 
 def new_backend() -> logical.Backend:

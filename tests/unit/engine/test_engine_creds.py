@@ -400,7 +400,7 @@ def test_requests_that_found_the_same_group_full_grow_the_role_once(
     engine: Mount, emulator: RunningEmulator, cam_role: str
 ) -> None:
     request = logical.Request(operation="read", path="creds/app", storage=engine.storage)
-    first = engine.backend.grow_role(request, "app", 1, None)
-    second = engine.backend.grow_role(request, "app", 1, None)  # saw one group, too
+    first = engine.backend.groups.grow(request, "app", 1, None)
+    second = engine.backend.groups.grow(request, "app", 1, None)  # saw one group, too
     assert len(first.managed_groups) == len(second.managed_groups) == 2
     assert len(group_names(emulator)) == 2
