@@ -9,13 +9,14 @@ their last lease is gone.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import secrets
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tencentcloud_secrets import framework as fw
 from tencentcloud_secrets.cam_objects import WAL_ROLE_OBJECTS
@@ -32,6 +33,7 @@ from tencentcloud_secrets.paths.static_roles import (
     rotate_static_role,
     static_keys_in_use,
 )
+from tencentcloud_secrets.provider import SYSTEM_CLOCK, ClientFactory, Clock, CloudClient
 from tencentcloud_secrets.role import ROLE_PREFIX
 from tencentcloud_secrets.role_groups import RoleGroups
 from tencentcloud_secrets.rotation import (
@@ -46,9 +48,6 @@ from tencentcloud_secrets.teardown import tear_down_if_unmounting
 from tencentcloud_secrets.tencentcloud.deadline import Deadline
 from tencentcloud_secrets.tencentcloud.errors import CredentialsError, TencentCloudError
 from tencentcloud_secrets_shim import logical
-
-if TYPE_CHECKING:
-    from tencentcloud_secrets.tencentcloud.client import TencentCloudClient
 
 log = logging.getLogger(__name__)
 
@@ -76,16 +75,16 @@ DEADLINE_MARGIN = 2.0
 
 
 class TencentCloudBackend(fw.Backend):
-    def __init__(self) -> None:
+    def __init__(
+        self, *, factory: ClientFactory = client_from_config, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
         self.locks = fw.KeyLocks()
-        self._client: TencentCloudClient | None = None
+        self._factory = factory
+        self.clock = clock
+        self._client: CloudClient | None = None
         self._client_lock = threading.Lock()
         self.groups = RoleGroups(self)
         self._rotation_failures: dict[str, tuple[int, float]] = {}
-        # Seams for tests: how the engine waits (for a new key to propagate) and what time
-        # it is (for rotation schedules).
-        self.sleep: Callable[[float], None] = time.sleep
-        self.now: Callable[[], float] = time.time
         leases = Leases(self)
         self.secret_type = leases.secret()
         super().__init__(
@@ -131,12 +130,22 @@ class TencentCloudBackend(fw.Backend):
 
     # --- per-mount state ------------------------------------------------------------------
 
-    def client(self, storage: logical.Storage) -> TencentCloudClient:
+    def client(self, storage: logical.Storage) -> CloudClient:
         """The mount's client, built from the stored configuration on first use."""
         with self._client_lock:
             if self._client is None:
-                self._client = client_from_config(read_config(storage) or MountConfig())
+                self._client = self._factory(read_config(storage) or MountConfig())
             return self._client
+
+    def client_with_key(
+        self, storage: logical.Storage, secret_id: str, secret_key: str
+    ) -> CloudClient:
+        """A client like the mount's (endpoints, region, retries) for another key: a
+        rotation checks a new key through one before relying on it."""
+        config = read_config(storage) or MountConfig()
+        return self._factory(
+            dataclasses.replace(config, secret_id=secret_id, secret_key=secret_key)
+        )
 
     def reset_client(self) -> None:
         """Forget the cached client; the next call builds one from the stored config."""
@@ -195,7 +204,7 @@ class TencentCloudBackend(fw.Backend):
         """Rotate the root key and static roles whose time has come. A failure is logged at
         error and retried with backoff (1 min doubling to 1 h); the old key stays working."""
         storage = request.storage
-        now = self.now()
+        now = self.clock.now()
         due: list[tuple[str, Callable[[], object]]] = []
         config = read_config(storage)
         if config is not None and config.next_rotation and now >= config.next_rotation:

@@ -24,6 +24,7 @@ from tencentcloud_secrets import framework as fw
 from tencentcloud_secrets.cam_objects import RoleObjects
 from tencentcloud_secrets.cloud_errors import vault_error
 from tencentcloud_secrets.group_use import GroupUse
+from tencentcloud_secrets.provider import CamApi, CloudClient
 from tencentcloud_secrets.role import (
     CAM_USER,
     ROLE_PREFIX,
@@ -36,8 +37,6 @@ from tencentcloud_secrets.role import (
     write_role,
 )
 from tencentcloud_secrets.tencentcloud import models_cam as cm
-from tencentcloud_secrets.tencentcloud.cam import CamClient
-from tencentcloud_secrets.tencentcloud.client import TencentCloudClient
 from tencentcloud_secrets.tencentcloud.deadline import Deadline
 from tencentcloud_secrets.tencentcloud.errors import (
     ApiError,
@@ -204,7 +203,7 @@ class RoleGroups:
         )
 
     def _join_one(
-        self, cam: CamClient, group: CamGroup, extra: list[CamGroup], uin: int, deadline: Deadline
+        self, cam: CamApi, group: CamGroup, extra: list[CamGroup], uin: int, deadline: Deadline
     ) -> bool:
         """Put the user in ``group`` and ``extra``; False when ``group`` itself is full."""
         with self.use.joining(group.group_id):
@@ -257,7 +256,7 @@ class RoleGroups:
 
 
 def _resolve_policies(
-    client: TencentCloudClient,
+    client: CloudClient,
     specs: list[PolicySpec],
     old: Role | None,
     deadline: Deadline | None,
@@ -305,7 +304,7 @@ def _resolve_policies(
 
 
 def _resolve_groups(
-    client: TencentCloudClient, names: list[str], old: Role | None, deadline: Deadline | None
+    client: CloudClient, names: list[str], old: Role | None, deadline: Deadline | None
 ) -> list[CamGroup]:
     known = {g.group_name: g for g in (old.groups if old else [])}
     groups = []
