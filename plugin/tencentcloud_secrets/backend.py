@@ -22,6 +22,7 @@ from tencentcloud_secrets import framework as fw
 from tencentcloud_secrets.cam_objects import WAL_ROLE_OBJECTS
 from tencentcloud_secrets.clients import client_from_config
 from tencentcloud_secrets.cloud_errors import vault_error
+from tencentcloud_secrets.leases import WAL_CAM_USER, Leases
 from tencentcloud_secrets.paths.config import CONFIG_KEY, ConfigPaths, MountConfig, read_config
 from tencentcloud_secrets.paths.creds import CredsPaths
 from tencentcloud_secrets.paths.roles import RolePaths
@@ -43,7 +44,6 @@ from tencentcloud_secrets.rotation import (
     roll_back_key,
     roll_back_old_key,
 )
-from tencentcloud_secrets.secrets import WAL_CAM_USER, Leases
 from tencentcloud_secrets.teardown import tear_down_if_unmounting
 from tencentcloud_secrets.tencentcloud.deadline import Deadline
 from tencentcloud_secrets.tencentcloud.errors import CredentialsError, TencentCloudError

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from tencentcloud_secrets import framework as fw
 from tencentcloud_secrets.cloud_errors import vault_error
+from tencentcloud_secrets.leases import WAL_CAM_USER
 from tencentcloud_secrets.role import (
     ASSUMED_ROLE,
     CAM_USER,
@@ -28,7 +29,6 @@ from tencentcloud_secrets.role import (
     sts_bounds,
     sts_duration,
 )
-from tencentcloud_secrets.secrets import WAL_CAM_USER
 from tencentcloud_secrets.templates import (
     NameContext,
     NameTemplate,
