@@ -104,8 +104,10 @@ class TencentCloudBackend(fw.Backend):
             wal_rollback={
                 WAL_CAM_USER: leases.roll_back_user,
                 WAL_ROLE_OBJECTS: self.groups.roll_back,
-                WAL_ACCESS_KEY: self._roll_back_key,
-                WAL_OLD_ACCESS_KEY: self._roll_back_old_key,
+                WAL_ACCESS_KEY: self._key_rollback(roll_back_key, "rolling back a key rotation"),
+                WAL_OLD_ACCESS_KEY: self._key_rollback(
+                    roll_back_old_key, "finishing a key rotation"
+                ),
             },
             wal_rollback_min_age=ROLLBACK_MIN_AGE,
             periodic_func=self._periodic,
@@ -242,23 +244,25 @@ class TencentCloudBackend(fw.Backend):
             keys.add(config.secret_id)
         return keys
 
-    def _roll_back_key(self, request: logical.Request, data: Any) -> None:
-        storage = request.storage
-        try:
-            roll_back_key(
-                self.client(storage), data, self.keys_in_use(storage), self.cloud_deadline(request)
-            )
-        except TencentCloudError as exc:
-            raise vault_error(exc, "rolling back a key rotation") from None
+    def _key_rollback(
+        self, undo: Callable[[CloudClient, Any, set[str], Deadline], None], doing: str
+    ) -> fw.WALRollbackFunc:
+        """The WAL rollback of a key rotation's entry: ``undo`` with the mount's client, never
+        touching a key Vault relies on."""
 
-    def _roll_back_old_key(self, request: logical.Request, data: Any) -> None:
-        storage = request.storage
-        try:
-            roll_back_old_key(
-                self.client(storage), data, self.keys_in_use(storage), self.cloud_deadline(request)
-            )
-        except TencentCloudError as exc:
-            raise vault_error(exc, "finishing a key rotation") from None
+        def roll_back(request: logical.Request, data: Any) -> None:
+            storage = request.storage
+            try:
+                undo(
+                    self.client(storage),
+                    data,
+                    self.keys_in_use(storage),
+                    self.cloud_deadline(request),
+                )
+            except TencentCloudError as exc:
+                raise vault_error(exc, doing) from None
+
+        return roll_back
 
 
 def new_backend() -> logical.Backend:

@@ -12,7 +12,6 @@ from tencentcloud_secrets_shim.identity import PendingIdentity
 from tencentcloud_secrets_shim.tls import PluginIdentity
 from tools.vaultserver import vault_like_certificate
 
-
 # Made once, before any test replaces the certificate builder that it uses too.
 VAULT_PEM = vault_like_certificate()[0]
 
