@@ -9,19 +9,20 @@ their last lease is gone.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import secrets
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tencentcloud_secrets import framework as fw
-from tencentcloud_secrets.cam_objects import WAL_ROLE_OBJECTS, RoleObjects
+from tencentcloud_secrets.cam_objects import WAL_ROLE_OBJECTS
 from tencentcloud_secrets.clients import client_from_config
 from tencentcloud_secrets.cloud_errors import vault_error
-from tencentcloud_secrets.group_use import GroupUse
+from tencentcloud_secrets.leases import WAL_CAM_USER, Leases
 from tencentcloud_secrets.paths.config import CONFIG_KEY, ConfigPaths, MountConfig, read_config
 from tencentcloud_secrets.paths.creds import CredsPaths
 from tencentcloud_secrets.paths.roles import RolePaths
@@ -33,7 +34,9 @@ from tencentcloud_secrets.paths.static_roles import (
     rotate_static_role,
     static_keys_in_use,
 )
-from tencentcloud_secrets.role import ROLE_PREFIX, Role, read_role, write_role
+from tencentcloud_secrets.provider import SYSTEM_CLOCK, ClientFactory, Clock, CloudClient
+from tencentcloud_secrets.role import ROLE_PREFIX
+from tencentcloud_secrets.role_groups import RoleGroups
 from tencentcloud_secrets.rotation import (
     WAL_ACCESS_KEY,
     WAL_OLD_ACCESS_KEY,
@@ -41,14 +44,10 @@ from tencentcloud_secrets.rotation import (
     roll_back_key,
     roll_back_old_key,
 )
-from tencentcloud_secrets.secrets import WAL_CAM_USER, Leases
 from tencentcloud_secrets.teardown import tear_down_if_unmounting
 from tencentcloud_secrets.tencentcloud.deadline import Deadline
 from tencentcloud_secrets.tencentcloud.errors import CredentialsError, TencentCloudError
 from tencentcloud_secrets_shim import logical
-
-if TYPE_CHECKING:
-    from tencentcloud_secrets.tencentcloud.client import TencentCloudClient
 
 log = logging.getLogger(__name__)
 
@@ -76,26 +75,24 @@ DEADLINE_MARGIN = 2.0
 
 
 class TencentCloudBackend(fw.Backend):
-    def __init__(self) -> None:
+    def __init__(
+        self, *, factory: ClientFactory = client_from_config, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
         self.locks = fw.KeyLocks()
-        self._client: TencentCloudClient | None = None
+        self._factory = factory
+        self.clock = clock
+        self._client: CloudClient | None = None
         self._client_lock = threading.Lock()
-        self._group_hints: dict[str, int] = {}
-        self.group_use = GroupUse()
+        self.groups = RoleGroups(self)
         self._rotation_failures: dict[str, tuple[int, float]] = {}
-        # Seams for tests: how the engine waits (for a new key to propagate) and what time
-        # it is (for rotation schedules).
-        self.sleep: Callable[[float], None] = time.sleep
-        self.now: Callable[[], float] = time.time
         leases = Leases(self)
         self.secret_type = leases.secret()
-        self.roles = RolePaths(self)
         super().__init__(
             help_text=BACKEND_HELP,
             paths=fw.path_append(
                 RotateRootPaths(self).paths(),
                 ConfigPaths(self).paths(),
-                self.roles.paths(),
+                RolePaths(self).paths(),
                 CredsPaths(self).paths(),
                 StaticRolePaths(self).paths(),
             ),
@@ -106,9 +103,11 @@ class TencentCloudBackend(fw.Backend):
             ),
             wal_rollback={
                 WAL_CAM_USER: leases.roll_back_user,
-                WAL_ROLE_OBJECTS: self._roll_back_role_objects,
-                WAL_ACCESS_KEY: self._roll_back_key,
-                WAL_OLD_ACCESS_KEY: self._roll_back_old_key,
+                WAL_ROLE_OBJECTS: self.groups.roll_back,
+                WAL_ACCESS_KEY: self._key_rollback(roll_back_key, "rolling back a key rotation"),
+                WAL_OLD_ACCESS_KEY: self._key_rollback(
+                    roll_back_old_key, "finishing a key rotation"
+                ),
             },
             wal_rollback_min_age=ROLLBACK_MIN_AGE,
             periodic_func=self._periodic,
@@ -133,15 +132,22 @@ class TencentCloudBackend(fw.Backend):
 
     # --- per-mount state ------------------------------------------------------------------
 
-    def client(self, storage: logical.Storage) -> TencentCloudClient:
+    def client(self, storage: logical.Storage) -> CloudClient:
         """The mount's client, built from the stored configuration on first use."""
         with self._client_lock:
             if self._client is None:
-                self._client = client_from_config(read_config(storage) or MountConfig())
+                self._client = self._factory(read_config(storage) or MountConfig())
             return self._client
 
-    def role_objects(self, storage: logical.Storage) -> RoleObjects:
-        return RoleObjects(self.client(storage), storage, self.group_use)
+    def client_with_key(
+        self, storage: logical.Storage, secret_id: str, secret_key: str
+    ) -> CloudClient:
+        """A client like the mount's (endpoints, region, retries) for another key: a
+        rotation checks a new key through one before relying on it."""
+        config = read_config(storage) or MountConfig()
+        return self._factory(
+            dataclasses.replace(config, secret_id=secret_id, secret_key=secret_key)
+        )
 
     def reset_client(self) -> None:
         """Forget the cached client; the next call builds one from the stored config."""
@@ -160,7 +166,7 @@ class TencentCloudBackend(fw.Backend):
         if key == CONFIG_KEY:
             self.reset_client()
         elif key.startswith(ROLE_PREFIX):
-            self.forget_group_hint(key.removeprefix(ROLE_PREFIX))
+            self.groups.forget(key.removeprefix(ROLE_PREFIX))
 
     @staticmethod
     def nonce() -> str:
@@ -179,36 +185,6 @@ class TencentCloudBackend(fw.Backend):
             at = min(at, request.deadline - DEADLINE_MARGIN)
         return Deadline(at, request.cancelled.is_set)
 
-    def group_hint(self, role_name: str, count: int) -> int:
-        """Which of the role's managed groups to try first: the last one that had room."""
-        return self._group_hints.get(role_name, count - 1) % max(count, 1)
-
-    def set_group_hint(self, role_name: str, index: int) -> None:
-        self._group_hints[role_name] = index
-
-    def forget_group_hint(self, role_name: str) -> None:
-        self._group_hints.pop(role_name, None)
-
-    def grow_role(
-        self, request: logical.Request, name: str, seen: int, deadline: Deadline | None
-    ) -> Role:
-        """Give the role one more managed group, unless another request grew it past the
-        ``seen`` groups meanwhile (then the new group is tried first)."""
-        storage = request.storage
-        with self.locks.locked(ROLE_PREFIX + name):
-            role = read_role(storage, name)
-            if role is None:
-                raise logical.InvalidRequest(f'role "{name}" was deleted while issuing')
-            if len(role.managed_groups) > seen:
-                self.set_group_hint(name, len(role.managed_groups) - 1)
-                return role
-            change = self.role_objects(storage).grow(name, role, deadline)
-            write_role(storage, name, role)
-            fw.delete_wal(storage, change.wal_id)
-            self.set_group_hint(name, len(role.managed_groups) - 1)
-            log.info("role grew a group", extra={"role": name, "groups": len(role.managed_groups)})
-            return role
-
     # --- periodic and rollback ------------------------------------------------------------
 
     def _periodic(self, request: logical.Request) -> None:
@@ -217,7 +193,7 @@ class TencentCloudBackend(fw.Backend):
         if not storage.list("retired/"):
             return
         try:
-            left = self.role_objects(storage).sweep(self.cloud_deadline(request))
+            left = self.groups.sweep(storage, self.cloud_deadline(request))
         except CredentialsError:
             return
         except TencentCloudError as exc:
@@ -230,7 +206,7 @@ class TencentCloudBackend(fw.Backend):
         """Rotate the root key and static roles whose time has come. A failure is logged at
         error and retried with backoff (1 min doubling to 1 h); the old key stays working."""
         storage = request.storage
-        now = self.now()
+        now = self.clock.now()
         due: list[tuple[str, Callable[[], object]]] = []
         config = read_config(storage)
         if config is not None and config.next_rotation and now >= config.next_rotation:
@@ -268,32 +244,25 @@ class TencentCloudBackend(fw.Backend):
             keys.add(config.secret_id)
         return keys
 
-    def _roll_back_key(self, request: logical.Request, data: Any) -> None:
-        storage = request.storage
-        try:
-            roll_back_key(
-                self.client(storage), data, self.keys_in_use(storage), self.cloud_deadline(request)
-            )
-        except TencentCloudError as exc:
-            raise vault_error(exc, "rolling back a key rotation") from None
+    def _key_rollback(
+        self, undo: Callable[[CloudClient, Any, set[str], Deadline], None], doing: str
+    ) -> fw.WALRollbackFunc:
+        """The WAL rollback of a key rotation's entry: ``undo`` with the mount's client, never
+        touching a key Vault relies on."""
 
-    def _roll_back_old_key(self, request: logical.Request, data: Any) -> None:
-        storage = request.storage
-        try:
-            roll_back_old_key(
-                self.client(storage), data, self.keys_in_use(storage), self.cloud_deadline(request)
-            )
-        except TencentCloudError as exc:
-            raise vault_error(exc, "finishing a key rotation") from None
+        def roll_back(request: logical.Request, data: Any) -> None:
+            storage = request.storage
+            try:
+                undo(
+                    self.client(storage),
+                    data,
+                    self.keys_in_use(storage),
+                    self.cloud_deadline(request),
+                )
+            except TencentCloudError as exc:
+                raise vault_error(exc, doing) from None
 
-    def _roll_back_role_objects(self, request: logical.Request, data: Any) -> None:
-        storage = request.storage
-        # Under the role's lock: a write of the same role must not interleave.
-        try:
-            with self.locks.locked(ROLE_PREFIX + str(data.get("role", ""))):
-                self.role_objects(storage).roll_back(data, self.cloud_deadline(request))
-        except TencentCloudError as exc:
-            raise vault_error(exc, "rolling back a role write") from None
+        return roll_back
 
 
 def new_backend() -> logical.Backend:

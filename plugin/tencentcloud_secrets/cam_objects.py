@@ -29,9 +29,9 @@ from typing import Any
 
 from tencentcloud_secrets import framework as fw
 from tencentcloud_secrets.group_use import GroupUse
+from tencentcloud_secrets.provider import CloudClient
 from tencentcloud_secrets.role import CamGroup, InlinePolicy, Role, read_role
 from tencentcloud_secrets.tencentcloud import models_cam as cm
-from tencentcloud_secrets.tencentcloud.client import TencentCloudClient
 from tencentcloud_secrets.tencentcloud.deadline import Deadline
 from tencentcloud_secrets.tencentcloud.errors import (
     InvalidParameterError,
@@ -92,9 +92,7 @@ class _Undo:
 class RoleObjects:
     """Creates, updates and retires one mount's per-role CAM objects."""
 
-    def __init__(
-        self, client: TencentCloudClient, storage: logical.Storage, group_use: GroupUse
-    ) -> None:
+    def __init__(self, client: CloudClient, storage: logical.Storage, group_use: GroupUse) -> None:
         self._cam = client.cam
         self._storage = storage
         self._group_use = group_use

@@ -18,25 +18,33 @@ from tencentcloud_secrets_shim import logical
 
 if TYPE_CHECKING:
     from tencentcloud_secrets.tencentcloud.client import TencentCloudClient
+    from tencentcloud_secrets.tencentcloud.pacing import Pacer
+    from tencentcloud_secrets.tencentcloud.transport import RetryPolicy
 
 # STS needs a region; CAM ignores it. Used when neither the mount nor the environment says.
 DEFAULT_REGION = "ap-guangzhou"
 
 
 def client_from_config(
-    config: MountConfig, *, environ: Mapping[str, str] | None = None
+    config: MountConfig,
+    *,
+    environ: Mapping[str, str] | None = None,
+    retry: RetryPolicy | None = None,
+    pacer: Pacer | None = None,
 ) -> TencentCloudClient:
+    """The mount's client (``provider.ClientFactory``). ``retry`` and ``pacer`` replace what the
+    configuration and the documented rate limits give: tests retry in milliseconds."""
     from tencentcloud_secrets.tencentcloud import (
         INTL_ROOT_DOMAIN,
         Credentials,
         Endpoint,
         EndpointResolver,
-        RetryPolicy,
         TencentCloudClient,
         Timeouts,
         default_chain,
         region_from_environment,
     )
+    from tencentcloud_secrets.tencentcloud import RetryPolicy as Retry
     from tencentcloud_secrets.tencentcloud.endpoints import DEFAULT_ROOT_DOMAIN
 
     configured = Credentials(config.secret_id, config.secret_key) if config.secret_id else None
@@ -62,6 +70,7 @@ def client_from_config(
         default_chain(configured, environ=environ),
         region=region_from_environment(config.region, environ) or DEFAULT_REGION,
         endpoints=resolver,
-        retry=RetryPolicy(max_attempts=config.max_retries + 1),
+        retry=retry or Retry(max_attempts=config.max_retries + 1),
+        pacer=pacer,
         timeouts=Timeouts(read=float(config.request_timeout)),
     )

@@ -12,7 +12,7 @@ from tencentcloud_secrets.tencentcloud.errors import (
     ApiError,
     AuthenticationError,
     CredentialsError,
-    InternalError,
+    ServiceInternalError,
     TencentCloudError,
     ThrottledError,
     TransportError,
@@ -27,7 +27,7 @@ def status_of(error: TencentCloudError) -> int:
         return 503
     if isinstance(error, TransportError):
         return 504 if error.code == "ClientError.DeadlineExceeded" else 502
-    if isinstance(error, InternalError):
+    if isinstance(error, ServiceInternalError):
         return 502
     if isinstance(error, AuthenticationError):
         return 403 if "UnauthorizedOperation" in error.code else 400

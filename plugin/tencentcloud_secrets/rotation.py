@@ -23,8 +23,8 @@ from collections.abc import Callable
 from typing import Any
 
 from tencentcloud_secrets import framework as fw
+from tencentcloud_secrets.provider import CloudClient
 from tencentcloud_secrets.tencentcloud import models_cam as cm
-from tencentcloud_secrets.tencentcloud.client import TencentCloudClient
 from tencentcloud_secrets.tencentcloud.deadline import Deadline
 from tencentcloud_secrets.tencentcloud.errors import (
     AuthenticationError,
@@ -63,7 +63,7 @@ class KeyRotation:
 
     def __init__(
         self,
-        client: TencentCloudClient,
+        client: CloudClient,
         storage: logical.Storage,
         owner_uin: int | None,
         *,
@@ -104,7 +104,7 @@ class KeyRotation:
         log.info("created access key %s (%s)", created.access_key_id, purpose)
         return NewKey(created.access_key_id, created.secret_access_key, wal_id)
 
-    def wait_until_usable(self, as_new: TencentCloudClient) -> None:
+    def wait_until_usable(self, as_new: CloudClient) -> None:
         """Retry GetCallerIdentity with the new key until CAM accepts it, within a bound
         (counted in the time slept, so an injected sleep keeps the bound)."""
         waited, delay = 0.0, 0.5
@@ -121,7 +121,7 @@ class KeyRotation:
                 waited += delay
                 delay = min(delay * 2, 8.0)
 
-    def delete(self, key_id: str, client: TencentCloudClient | None = None) -> None:
+    def delete(self, key_id: str, client: CloudClient | None = None) -> None:
         """Delete one key of the owner; a key already gone counts as deleted."""
         cam = (client or self._client).cam
         with contextlib.suppress(NotFoundError):
@@ -134,7 +134,7 @@ class KeyRotation:
         self,
         purpose: str,
         current: str,
-        as_new: Callable[[NewKey], TencentCloudClient],
+        as_new: Callable[[NewKey], CloudClient],
         store: Callable[[NewKey], None],
         *,
         delete_old_as_new: bool,
@@ -191,7 +191,7 @@ class KeyRotation:
 
 
 def roll_back_key(
-    client: TencentCloudClient, data: dict[str, Any], in_use: set[str], deadline: Deadline | None
+    client: CloudClient, data: dict[str, Any], in_use: set[str], deadline: Deadline | None
 ) -> None:
     """Delete keys a rotation created and never stored. Safe twice: only keys carrying that
     rotation's marker in their Description, and none that Vault uses, are deleted."""
@@ -210,7 +210,7 @@ def roll_back_key(
 
 
 def roll_back_old_key(
-    client: TencentCloudClient, data: dict[str, Any], in_use: set[str], deadline: Deadline | None
+    client: CloudClient, data: dict[str, Any], in_use: set[str], deadline: Deadline | None
 ) -> None:
     """Finish a rotation that stored its new key but did not delete the old one. Safe twice,
     and a no-op when the rotation never stored the new key (the old one is then in use)."""

@@ -44,15 +44,14 @@ def tear_down(backend: TencentCloudBackend, storage: logical.Storage) -> list[st
     )
     failures = fw.rollback_wal(request, storage, backend.wal_rollback, min_age=0.0, now=time.time())
     left.extend(failure.describe() for failure in failures)
-    objects = backend.role_objects(storage)
     for name in storage.list(ROLE_PREFIX):
         role = read_role(storage, name)
         if role is None or role.credential_type != CAM_USER:
             continue
-        objects.retire(name, role, role.managed_groups, role.inline_policies)
+        backend.groups.retire(request, name, role)
         storage.delete(ROLE_PREFIX + name)
     try:
-        left.extend(objects.sweep(deadline))
+        left.extend(backend.groups.sweep(storage, deadline))
     except TencentCloudError as exc:
         left.append(f"retired role objects: {exc}")
     for name in storage.list(STATIC_ROLE_PREFIX):

@@ -19,9 +19,15 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 
-def self_signed() -> tuple[bytes, bytes]:
-    """A fresh key pair and a certificate for it: (certificate PEM, PKCS#8 key PEM)."""
-    key = ec.generate_private_key(ec.SECP256R1())
+def self_signed(
+    curve: ec.EllipticCurve | None = None,
+    digest: hashes.SHA256 | hashes.SHA384 | hashes.SHA512 | None = None,
+    lifetime: dt.timedelta = dt.timedelta(days=365 * 30),
+) -> tuple[bytes, bytes]:
+    """A fresh key pair and a certificate for it: (certificate PEM, PKCS#8 key PEM). P-256 and
+    SHA-256 unless told otherwise (the tests make Vault's side, P-521 and SHA-512, with this
+    too); CN and SAN ``localhost``, a CA, for client and server authentication."""
+    key = ec.generate_private_key(curve or ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     now = dt.datetime.now(dt.UTC)
     certificate = (
@@ -31,7 +37,7 @@ def self_signed() -> tuple[bytes, bytes]:
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(seconds=30))
-        .not_valid_after(now + dt.timedelta(days=365 * 30))
+        .not_valid_after(now + lifetime)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
@@ -54,7 +60,7 @@ def self_signed() -> tuple[bytes, bytes]:
             critical=False,
         )
         .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .sign(key, hashes.SHA256())
+        .sign(key, digest or hashes.SHA256())
     )
     key_pem = key.private_bytes(
         serialization.Encoding.PEM,

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from tencentcloud_secrets import framework as fw
 from tencentcloud_secrets.cloud_errors import vault_error
+from tencentcloud_secrets.leases import WAL_CAM_USER
 from tencentcloud_secrets.role import (
     ASSUMED_ROLE,
     CAM_USER,
@@ -28,7 +29,6 @@ from tencentcloud_secrets.role import (
     sts_bounds,
     sts_duration,
 )
-from tencentcloud_secrets.secrets import WAL_CAM_USER
 from tencentcloud_secrets.templates import (
     NameContext,
     NameTemplate,
@@ -38,11 +38,7 @@ from tencentcloud_secrets.templates import (
 )
 from tencentcloud_secrets.tencentcloud import models_cam as cm
 from tencentcloud_secrets.tencentcloud import models_sts as sm
-from tencentcloud_secrets.tencentcloud.client import TencentCloudClient
-from tencentcloud_secrets.tencentcloud.deadline import Deadline
 from tencentcloud_secrets.tencentcloud.errors import (
-    ApiError,
-    LimitExceededError,
     TencentCloudError,
 )
 from tencentcloud_secrets_shim import logical
@@ -113,7 +109,7 @@ class CredsPaths:
             return logical.error_response("ttl must not be negative")
         if role.credential_type == CAM_USER:
             if not role.managed_groups:
-                role = self._backend.roles.provision(request, name)
+                role = self._backend.groups.provision(request, name)
             return self._cam_user(request, name, role, int(requested) if asked else 0)
         return self._sts(request, name, role, int(requested) if asked else 0)
 
@@ -147,7 +143,7 @@ class CredsPaths:
             )
             if created.secret_id is None or created.secret_key is None:
                 raise logical.CodedError(502, "Tencent Cloud AddUser returned no key pair")
-            self._join_groups(request, name, role, created.uin, deadline)
+            backend.groups.join(request, name, role, created.uin, deadline)
         except Exception as exc:
             self._undo_user(storage, wal_id, username, created, exc)
             if isinstance(exc, TencentCloudError):
@@ -179,79 +175,6 @@ class CredsPaths:
         )
         response.warnings.extend(ttl.warnings)
         return response
-
-    def _join_groups(
-        self,
-        request: logical.Request,
-        name: str,
-        role: Role,
-        uin: int,
-        deadline: Deadline,
-    ) -> None:
-        """One AddUserToGroup into a managed group with room plus the role's extra groups.
-
-        CAM caps the users of a group and its answer does not say which group is full: when
-        the call is refused, the managed group alone is tried. If it has room, an extra group
-        is full and the issue fails (a new managed group would not help); if not, the next
-        managed group is tried, and when all are full the role grows one. So the steady
-        state stays at one call.
-        """
-        backend = self._backend
-        client = backend.client(request.storage)
-        tried: set[int] = set()
-        for _ in range(2):
-            groups = role.managed_groups
-            start = backend.group_hint(name, len(groups))
-            for offset in range(len(groups)):
-                index = (start + offset) % len(groups)
-                group = groups[index]
-                if group.group_id in tried:
-                    continue
-                tried.add(group.group_id)
-                if self._join(client, group, role.groups, uin, deadline):
-                    backend.set_group_hint(name, index)
-                    return
-            role = backend.grow_role(request, name, len(groups), deadline)
-        raise ApiError(
-            GROUP_FULL,
-            "every managed group of the role is full, even one just created",
-            action="AddUserToGroup",
-        )
-
-    def _join(
-        self,
-        client: TencentCloudClient,
-        group: CamGroup,
-        extra: list[CamGroup],
-        uin: int,
-        deadline: Deadline,
-    ) -> bool:
-        """Put the user in ``group`` and ``extra``; False when ``group`` itself is full."""
-        uses = self._backend.group_use
-        with uses.joining(group.group_id):
-            try:
-                client.cam.add_user_to_group(_memberships((group, *extra), uin), deadline=deadline)
-                return True
-            except LimitExceededError as exc:
-                if exc.code != GROUP_FULL:
-                    raise
-            if not extra:
-                log.info("group %s is full; trying the next", group.group_name)
-                return False
-            try:
-                client.cam.add_user_to_group(_memberships((group,), uin), deadline=deadline)
-            except LimitExceededError as exc:
-                if exc.code != GROUP_FULL:
-                    raise
-                log.info("group %s is full; trying the next", group.group_name)
-                return False
-        names = ", ".join(g.group_name for g in extra)
-        raise ApiError(
-            GROUP_FULL,
-            f"one of the role's groups ({names}) is full: remove users from it or change the "
-            "role's groups",
-            action="AddUserToGroup",
-        )
 
     def _undo_user(
         self,

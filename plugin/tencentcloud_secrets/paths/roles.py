@@ -15,8 +15,6 @@ import logging
 from typing import TYPE_CHECKING
 
 from tencentcloud_secrets import framework as fw
-from tencentcloud_secrets.cam_objects import RoleObjects
-from tencentcloud_secrets.cloud_errors import vault_error
 from tencentcloud_secrets.role import (
     ASSUMED_ROLE,
     CAM_USER,
@@ -27,9 +25,7 @@ from tencentcloud_secrets.role import (
     GROUPS_PER_USER,
     POLICIES_PER_GROUP,
     ROLE_PREFIX,
-    CamGroup,
     PolicySpec,
-    RemotePolicy,
     Role,
     RoleError,
     check_external_id,
@@ -49,10 +45,6 @@ from tencentcloud_secrets.templates import (
     sample_context,
     shown,
 )
-from tencentcloud_secrets.tencentcloud import models_cam as cm
-from tencentcloud_secrets.tencentcloud.client import TencentCloudClient
-from tencentcloud_secrets.tencentcloud.deadline import Deadline
-from tencentcloud_secrets.tencentcloud.errors import NotFoundError, TencentCloudError
 from tencentcloud_secrets_shim import logical
 
 if TYPE_CHECKING:
@@ -317,20 +309,17 @@ class RolePaths:
             except RoleError as exc:
                 return logical.error_response(str(exc))
             warnings: list[str] = []
+            groups = self._backend.groups
             if role.credential_type == CAM_USER:
-                problem = self._write_cam_user(request, name, old, role, specs, group_names)
-                if isinstance(problem, logical.Response):
-                    return problem
-                warnings.extend(problem)
+                try:
+                    warnings.extend(groups.write(request, name, old, role, specs, group_names))
+                except RoleError as exc:
+                    return logical.error_response(str(exc))
             else:
-                key = None
-                if old is not None and old.credential_type == CAM_USER:
-                    key = self._objects(request).retire(
-                        name, old, old.managed_groups, old.inline_policies
-                    )
+                key = groups.retire(request, name, old) if old is not None else None
                 role.remote_policies, role.groups, role.managed_groups = [], [], []
                 write_role(storage, name, role)
-                left = self._sweep(request, key)
+                left = groups.sweep_now(request, key)
                 if left:
                     warnings.append(left)
         max_lease = self._backend.config.system_view.max_lease_ttl()
@@ -344,89 +333,20 @@ class RolePaths:
             return logical.Response(data={}, warnings=warnings)
         return None
 
-    def _write_cam_user(
-        self,
-        request: logical.Request,
-        name: str,
-        old: Role | None,
-        role: Role,
-        specs: list[PolicySpec] | None,
-        group_names: list[str] | None,
-    ) -> logical.Response | list[str]:
-        client = self._backend.client(request.storage)
-        deadline = self._backend.cloud_deadline(request)
-        objects = self._objects(request)
-        try:
-            if specs is not None:
-                role.remote_policies = _resolve_policies(client, specs, old, deadline)
-            if group_names is not None:
-                role.groups = _resolve_groups(client, group_names, old, deadline)
-            change = objects.apply(name, old, role, deadline)
-        except RoleError as exc:
-            return logical.error_response(str(exc))
-        except TencentCloudError as exc:
-            raise vault_error(exc, f'writing role "{name}"') from None
-        key = objects.retire(name, role, [], change.dropped) if old else None
-        write_role(request.storage, name, role)
-        if change.wal_id:
-            fw.delete_wal(request.storage, change.wal_id)
-        left = self._sweep(request, key)
-        return [left] if left else []
-
-    def provision(self, request: logical.Request, name: str) -> Role:
-        """Create the CAM objects of a cam_user role that has none: one the original plugin
-        stored, whose remote policies are resolved now (by exact name, as on a write)."""
-        with self._backend.locks.locked(ROLE_PREFIX + name):
-            role = read_role(request.storage, name)
-            if role is None:
-                raise logical.InvalidRequest(f'role "{name}" does not exist')
-            if role.managed_groups or role.credential_type != CAM_USER:
-                return role
-            specs = [
-                PolicySpec(policy_id=p.policy_id, scope=p.scope)
-                if p.policy_id
-                else PolicySpec(policy_name=p.policy_name, scope=p.scope)
-                for p in role.remote_policies
-            ]
-            outcome = self._write_cam_user(request, name, None, role, specs, None)
-            if isinstance(outcome, logical.Response):
-                raise logical.InvalidRequest(
-                    f'role "{name}" cannot be provisioned: {(outcome.data or {}).get("error")}'
-                )
-            log.info("role provisioned", extra={"role": name})
-            return role
-
     def delete(self, request: logical.Request, data: fw.FieldData) -> logical.Response | None:
         name = data.get_str("name")
+        groups = self._backend.groups
         with self._backend.locks.locked(ROLE_PREFIX + name):
             role = read_role(request.storage, name)
             if role is None:
                 return None
-            key = None
-            if role.credential_type == CAM_USER:
-                key = self._objects(request).retire(
-                    name, role, role.managed_groups, role.inline_policies
-                )
+            key = groups.retire(request, name, role)
             request.storage.delete(ROLE_PREFIX + name)
-            self._backend.forget_group_hint(name)
-            left = self._sweep(request, key)
+            left = groups.sweep_now(request, key)
         log.info("role deleted", extra={"role": name})
         if left:
             return logical.Response(data={}, warnings=[left])
         return None
-
-    def _objects(self, request: logical.Request) -> RoleObjects:
-        return self._backend.role_objects(request.storage)
-
-    def _sweep(self, request: logical.Request, key: str | None) -> str | None:
-        """Remove retired objects now if possible; what stays is swept periodically."""
-        if key is None:
-            return None
-        try:
-            return self._objects(request).sweep_one(key, self._backend.cloud_deadline(request))
-        except TencentCloudError as exc:
-            log.warning("retired objects not removed yet: %s", exc.code)
-            return f"the role's old CAM objects are removed later ({exc.code}: {exc.message})"
 
     def paths(self) -> list[fw.Path]:
         return [
@@ -462,70 +382,6 @@ class RolePaths:
                 ),
             ),
         ]
-
-
-def _resolve_policies(
-    client: TencentCloudClient,
-    specs: list[PolicySpec],
-    old: Role | None,
-    deadline: Deadline | None,
-) -> list[RemotePolicy]:
-    """Exact ids for the written entries; entries the stored role already resolved cost
-    nothing."""
-    known: dict[tuple[str, str], RemotePolicy] = {}
-    by_id: dict[int, RemotePolicy] = {}
-    for policy in old.remote_policies if old else []:
-        known[(policy.policy_name, policy.scope)] = policy
-        by_id[policy.policy_id] = policy
-    resolved: list[RemotePolicy] = []
-    for spec in specs:
-        if spec.policy_id:
-            found_by_id = by_id.get(spec.policy_id)
-            if found_by_id is None:
-                try:
-                    found = client.cam.get_policy(
-                        cm.GetPolicyRequest(spec.policy_id), deadline=deadline
-                    )
-                except NotFoundError:
-                    raise RoleError(
-                        f"remote_policies: no CAM policy has id {spec.policy_id}"
-                    ) from None
-                scope = "QCS" if found.type == 2 else "Local"
-                found_by_id = RemotePolicy(found.policy_name, scope, spec.policy_id)
-            resolved.append(found_by_id)
-            continue
-        cached = known.get((spec.policy_name, spec.scope))
-        if cached is None:
-            summary = client.cam.find_policy_by_name(
-                spec.policy_name, scope=spec.scope, deadline=deadline
-            )
-            if summary is None:
-                raise RoleError(
-                    f'remote_policies: no CAM policy is named "{spec.policy_name}" in scope '
-                    f"{spec.scope} (names are matched exactly)"
-                )
-            cached = RemotePolicy(spec.policy_name, spec.scope, summary.policy_id)
-        resolved.append(cached)
-    unique: dict[int, RemotePolicy] = {}
-    for policy in resolved:
-        unique.setdefault(policy.policy_id, policy)
-    return list(unique.values())
-
-
-def _resolve_groups(
-    client: TencentCloudClient, names: list[str], old: Role | None, deadline: Deadline | None
-) -> list[CamGroup]:
-    known = {g.group_name: g for g in (old.groups if old else [])}
-    groups = []
-    for name in names:
-        group = known.get(name)
-        if group is None:
-            found = client.cam.find_group_by_name(name, deadline=deadline)
-            if found is None:
-                raise RoleError(f'groups: no CAM user group is named "{name}"')
-            group = CamGroup(found.group_id, found.group_name)
-        groups.append(group)
-    return groups
 
 
 HELP_DESCRIPTION = """\

@@ -13,11 +13,10 @@ import logging
 from typing import TYPE_CHECKING
 
 from tencentcloud_secrets import framework as fw
-from tencentcloud_secrets.clients import client_from_config
 from tencentcloud_secrets.cloud_errors import vault_error
 from tencentcloud_secrets.paths.config import CONFIG_KEY, read_config, write_config
+from tencentcloud_secrets.provider import CloudClient
 from tencentcloud_secrets.rotation import KeyRotation, NewKey, RotationError
-from tencentcloud_secrets.tencentcloud.client import TencentCloudClient
 from tencentcloud_secrets.tencentcloud.deadline import Deadline
 from tencentcloud_secrets.tencentcloud.errors import TencentCloudError
 from tencentcloud_secrets_shim import logical
@@ -40,13 +39,11 @@ def rotate_root(
                 "keys from the environment or an instance role are not Vault's to rotate"
             )
         rotation = KeyRotation(
-            backend.client(storage), storage, None, deadline=deadline, sleep=backend.sleep
+            backend.client(storage), storage, None, deadline=deadline, sleep=backend.clock.sleep
         )
 
-        def as_new(new: NewKey) -> TencentCloudClient:
-            return client_from_config(
-                dataclasses.replace(config, secret_id=new.secret_id, secret_key=new.secret_key)
-            )
+        def as_new(new: NewKey) -> CloudClient:
+            return backend.client_with_key(storage, new.secret_id, new.secret_key)
 
         def store(new: NewKey) -> None:
             write_config(
@@ -55,7 +52,7 @@ def rotate_root(
                     config,
                     secret_id=new.secret_id,
                     secret_key=new.secret_key,
-                    last_rotated=backend.now(),
+                    last_rotated=backend.clock.now(),
                 ),
             )
             backend.reset_client()

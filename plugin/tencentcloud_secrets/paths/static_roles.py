@@ -21,8 +21,8 @@ from tencentcloud_secrets import framework as fw
 from tencentcloud_secrets.cloud_errors import vault_error
 from tencentcloud_secrets.paths.config import rfc3339
 from tencentcloud_secrets.paths.roles import role_name_problem
+from tencentcloud_secrets.provider import CloudClient
 from tencentcloud_secrets.rotation import KeyRotation, NewKey, RotationError
-from tencentcloud_secrets.tencentcloud import Credentials, TencentCloudClient
 from tencentcloud_secrets.tencentcloud import models_cam as cm
 from tencentcloud_secrets.tencentcloud.deadline import Deadline
 from tencentcloud_secrets.tencentcloud.errors import NotFoundError, TencentCloudError
@@ -100,19 +100,12 @@ def rotate_static_role(
             raise RotationError(f'static role "{name}" does not exist')
         if due_at is not None and role.secret_id and role.next_rotation > due_at:
             return role, []
-        engine_client = backend.client(storage)
         rotation = KeyRotation(
-            engine_client, storage, role.uin, deadline=deadline, sleep=backend.sleep
+            backend.client(storage), storage, role.uin, deadline=deadline, sleep=backend.clock.sleep
         )
 
-        def as_new(new: NewKey) -> TencentCloudClient:
-            return TencentCloudClient(
-                Credentials(new.secret_id, new.secret_key),
-                region=engine_client.region,
-                endpoints=engine_client.transport.resolver,
-                timeouts=engine_client.transport.timeouts,
-                retry=engine_client.transport.retry,
-            )
+        def as_new(new: NewKey) -> CloudClient:
+            return backend.client_with_key(storage, new.secret_id, new.secret_key)
 
         def store(new: NewKey) -> None:
             write_static_role(
@@ -122,7 +115,7 @@ def rotate_static_role(
                     role,
                     secret_id=new.secret_id,
                     secret_key=new.secret_key,
-                    last_rotated=backend.now(),
+                    last_rotated=backend.clock.now(),
                 ),
             )
 

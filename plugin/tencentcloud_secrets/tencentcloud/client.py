@@ -13,6 +13,7 @@ from collections.abc import Callable
 from .cam import CamClient
 from .credentials import CredentialChain, Credentials, StaticProvider
 from .endpoints import EndpointResolver
+from .pacing import Pacer
 from .sts import StsClient
 from .transport import CredentialSource, RetryPolicy, Timeouts, Transport
 
@@ -26,6 +27,7 @@ class TencentCloudClient:
         endpoints: EndpointResolver | None = None,
         timeouts: Timeouts | None = None,
         retry: RetryPolicy | None = None,
+        pacer: Pacer | None = None,
         language: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
@@ -43,6 +45,7 @@ class TencentCloudClient:
             resolver=endpoints,
             timeouts=timeouts,
             retry=retry,
+            pacer=pacer,
             language=language,
             sleep=sleep,
             clock=clock,

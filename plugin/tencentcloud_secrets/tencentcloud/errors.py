@@ -98,7 +98,7 @@ class InvalidParameterError(ApiError):
     """The request was rejected as malformed; retrying the same request cannot help."""
 
 
-class InternalError(ApiError):
+class ServiceInternalError(ApiError):
     """The service failed internally (InternalError.*)."""
 
 
@@ -163,7 +163,7 @@ def error_class_for(code: str) -> type[ApiError]:
     ):
         return InvalidParameterError
     if head == "InternalError":
-        return InternalError
+        return ServiceInternalError
     return ApiError
 
 

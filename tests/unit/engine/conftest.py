@@ -14,6 +14,9 @@ import pytest
 
 from tencentcloud_emulator.testing import RunningEmulator
 from tencentcloud_secrets.backend import TencentCloudBackend
+from tencentcloud_secrets.clients import client_from_config
+from tencentcloud_secrets.paths.config import MountConfig
+from tencentcloud_secrets.provider import ClientFactory, CloudClient
 from tencentcloud_secrets.tencentcloud import (
     Credentials,
     Endpoint,
@@ -22,12 +25,28 @@ from tencentcloud_secrets.tencentcloud import (
     TencentCloudClient,
 )
 from tencentcloud_secrets_shim import logical
+from tests.support.clock import ManualClock
+
+
+def fast_retries(config: MountConfig) -> CloudClient:
+    """The mount's client, retrying after milliseconds rather than seconds."""
+    return client_from_config(
+        config,
+        retry=RetryPolicy(max_attempts=config.max_retries + 1, base_delay=0.005, max_delay=0.01),
+    )
 
 
 class Mount:
-    def __init__(self, *, default_ttl: float = 3600.0, max_ttl: float = 86400.0) -> None:
+    def __init__(
+        self,
+        *,
+        default_ttl: float = 3600.0,
+        max_ttl: float = 86400.0,
+        factory: ClientFactory = client_from_config,
+    ) -> None:
         self.storage = logical.InmemStorage()
-        self.backend = TencentCloudBackend()
+        self.clock = ManualClock()
+        self.backend = TencentCloudBackend(factory=factory, clock=self.clock)
         self.system_view = logical.StaticSystemView(default_ttl=default_ttl, max_ttl=max_ttl)
         self.backend.setup(
             logical.BackendConfig(storage=self.storage, system_view=self.system_view)
@@ -116,11 +135,8 @@ def mount() -> Iterator[Mount]:
 @pytest.fixture
 def engine(emulator: RunningEmulator) -> Iterator[Mount]:
     """A mount configured against the (freshly reset) shared emulator, with fast retries."""
-    m = Mount()
+    m = Mount(factory=fast_retries)
     m.configure(emulator, max_retries=2)
-    # Retries back off by milliseconds here, not seconds.
-    client = m.backend.client(m.storage)
-    client.transport.retry = RetryPolicy(max_attempts=3, base_delay=0.005, max_delay=0.01)
     yield m
     m.backend.cleanup()
 

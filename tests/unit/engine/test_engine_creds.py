@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tencentcloud_emulator.testing import RunningEmulator
+from tencentcloud_secrets.clients import client_from_config
+from tencentcloud_secrets.paths.config import MountConfig
+from tencentcloud_secrets.provider import CloudClient
 from tencentcloud_secrets.tencentcloud import AuthenticationError, RetryPolicy
 from tencentcloud_secrets.tencentcloud import models_cam as cm
 from tencentcloud_secrets_shim import logical
@@ -204,15 +208,26 @@ def test_full_group_grows_the_role_and_stays_at_two_calls(
     assert group_names(emulator) == []
 
 
+def _patient(config: MountConfig) -> CloudClient:
+    # CAM throttles AddUser at 20/s: 32 at once need the client's backoff to get through.
+    patience = RetryPolicy(max_attempts=10, base_delay=0.1, max_delay=1.0)
+    return client_from_config(config, retry=patience)
+
+
+@pytest.fixture
+def patient_engine(emulator: RunningEmulator) -> Iterator[Mount]:
+    m = Mount(factory=_patient)
+    m.configure(emulator)
+    yield m
+    m.backend.cleanup()
+
+
 def test_concurrent_issues_all_succeed_with_no_orphans(
-    engine: Mount, emulator: RunningEmulator
+    patient_engine: Mount, emulator: RunningEmulator
 ) -> None:
+    engine = patient_engine
     for name in ("a", "b", "c", "d"):
         engine("update", f"role/{name}", remote_policies=COS_READ)
-    # CAM throttles AddUser at 20/s: 32 at once need the client's backoff to get through.
-    engine.backend.client(engine.storage).transport.retry = RetryPolicy(
-        max_attempts=10, base_delay=0.1, max_delay=1.0
-    )
     roles = ["a"] * 16 + ["b", "c", "d"] * 5 + ["a"]
     with concurrent.futures.ThreadPoolExecutor(32) as pool:
         issued = list(pool.map(lambda role: _issue(engine, role), roles))
@@ -370,7 +385,7 @@ def test_leases_of_the_original_plugin_are_revoked_too(
 ) -> None:
     """A mount that switched plugins with live leases: the original made a custom policy per
     lease named "<user>-<uuid>" and kept its id in the lease. Only that policy goes."""
-    cam = engine.backend.client(engine.storage).cam
+    cam = client_as(emulator, emulator.secret_id, emulator.secret_key).cam
     user = cam.add_user(cm.AddUserRequest("token-app-1700000000-42", use_api=True))
     doc = json.dumps(CVM_DOC)
     own = cam.create_policy(cm.CreatePolicyRequest("token-app-1700000000-42-abc123", doc))
@@ -400,7 +415,7 @@ def test_requests_that_found_the_same_group_full_grow_the_role_once(
     engine: Mount, emulator: RunningEmulator, cam_role: str
 ) -> None:
     request = logical.Request(operation="read", path="creds/app", storage=engine.storage)
-    first = engine.backend.grow_role(request, "app", 1, None)
-    second = engine.backend.grow_role(request, "app", 1, None)  # saw one group, too
+    first = engine.backend.groups.grow(request, "app", 1, None)
+    second = engine.backend.groups.grow(request, "app", 1, None)  # saw one group, too
     assert len(first.managed_groups) == len(second.managed_groups) == 2
     assert len(group_names(emulator)) == 2

@@ -29,11 +29,10 @@ import collections
 import dataclasses
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, Phase, event, settings
 from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
@@ -46,11 +45,10 @@ from hypothesis.stateful import (
 )
 
 from tencentcloud_emulator.testing import RunningEmulator
-from tencentcloud_secrets import backend as backend_module
 from tencentcloud_secrets import clients
 from tencentcloud_secrets.backend import TencentCloudBackend
-from tencentcloud_secrets.paths import rotate_root as rotate_root_module
 from tencentcloud_secrets.paths.config import MountConfig, read_config
+from tencentcloud_secrets.provider import CloudClient
 from tencentcloud_secrets.role import read_role
 from tencentcloud_secrets.tencentcloud import RetryPolicy, TencentCloudClient
 from tencentcloud_secrets.tencentcloud import models_cam as cm
@@ -102,10 +100,9 @@ def _unpaced() -> Pacer:
     return Pacer(rates={}, defaults={})
 
 
-def _fast(client: TencentCloudClient) -> TencentCloudClient:
-    client.transport.retry = FAST
-    client.transport.pacer = _unpaced()
-    return client
+def _fast_client(config: MountConfig) -> CloudClient:
+    """Every client the engine builds (also after rotate-root) retries in milliseconds."""
+    return clients.client_from_config(config, retry=FAST, pacer=_unpaced())
 
 
 @dataclasses.dataclass
@@ -156,7 +153,6 @@ class EngineModel(RuleBasedStateMachine):
         emulator.set_faults(NO_FAULTS)
         # Small groups: a role's third live lease makes it grow a managed group.
         emulator.set_quotas(users_per_group=2)
-        self.clock = time.time()
         cam = admin.cam
         self.admin = admin
         # The engine acts as a sub-user with a key of its own, so rotate-root has a target.
@@ -172,8 +168,9 @@ class EngineModel(RuleBasedStateMachine):
             self.foreign_users[cam.add_user(cm.AddUserRequest(name, remark="theirs")).uin] = name
         shared = cam.create_group(cm.CreateGroupRequest(SHARED_GROUP, remark="theirs"))
         self.foreign_groups = {shared.group_id: SHARED_GROUP}
-        self.mount = Mount()
-        self._tune(self.mount.backend)
+        self.mount = Mount(factory=_fast_client)
+        self.mount.clock.fixed = time.time()
+        self.mount.clock.on_sleep = emulator.advance_clock  # propagation waits cost no time
         self.leases: list[Lease] = []
         configured = self.mount(
             "update",
@@ -189,19 +186,14 @@ class EngineModel(RuleBasedStateMachine):
 
     # --- harness ------------------------------------------------------------------------
 
-    def _tune(self, backend: TencentCloudBackend) -> None:
-        backend.sleep = self.emulator.advance_clock  # propagation waits cost no time
-        backend.now = lambda: self.clock
-
     def _restart(self) -> None:
         """A new process: a fresh backend on the same storage, nothing else carried over."""
         STATS["restarts"] += 1
         old = self.mount.backend
-        fresh = TencentCloudBackend()
+        fresh = TencentCloudBackend(factory=_fast_client, clock=self.mount.clock)
         fresh.setup(
             logical.BackendConfig(storage=self.mount.storage, system_view=self.mount.system_view)
         )
-        self._tune(fresh)
         self.mount.backend = fresh
         old.reset_client()  # only closes its HTTP sessions
 
@@ -540,7 +532,8 @@ class EngineModel(RuleBasedStateMachine):
         ``later``: a rotation period has passed, so every key is due for rotation."""
         with self._step("rollback"):
             if later:
-                self.clock += ROTATION_PERIOD + 100
+                assert self.mount.clock.fixed is not None
+                self.mount.clock.fixed += ROTATION_PERIOD + 100
                 STATS["rotation periods passed"] += 1
             self._send(
                 logical.ROLLBACK, "", data={"immediate": True}, faults=faults, interrupt=interrupt
@@ -729,20 +722,6 @@ def _model_settings() -> settings:
     )
 
 
-@pytest.fixture
-def fast_clients(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every client the engine builds (also after rotate-root) retries in milliseconds."""
-    real = clients.client_from_config
-
-    def fast(config: MountConfig, **kwargs: Any) -> TencentCloudClient:
-        return _fast(real(config, **kwargs))
-
-    factory: Callable[..., TencentCloudClient] = fast
-    monkeypatch.setattr(backend_module, "client_from_config", factory)
-    monkeypatch.setattr(rotate_root_module, "client_from_config", factory)
-
-
-@pytest.mark.usefixtures("fast_clients")
 def test_every_engine_object_is_accounted_for(emulator: RunningEmulator) -> None:
     STATS.clear()
     started = time.monotonic()

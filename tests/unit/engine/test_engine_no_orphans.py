@@ -284,7 +284,7 @@ def test_a_static_role_write_racing_the_scheduler_leaves_no_unknown_key(
     then the write's own first key fails. No key may stay on the user that Vault forgets."""
     cam = engine.backend.client(engine.storage).cam
     user = cam.add_user(cm.AddUserRequest("ci-bot", remark="theirs"))
-    engine.backend.sleep = emulator.advance_clock
+    engine.clock.on_sleep = emulator.advance_clock
     real_create = KeyRotation.create
     state: dict[str, Any] = {}
 
@@ -440,7 +440,7 @@ def test_removing_the_mount_removes_what_it_made(engine: Mount, emulator: Runnin
     engine("read", "creds/app")
     cam = engine.backend.client(engine.storage).cam
     bot = cam.add_user(cm.AddUserRequest("ci-bot", remark="theirs"))
-    engine.backend.sleep = emulator.advance_clock
+    engine.clock.on_sleep = emulator.advance_clock
     engine("update", "static-roles/ci", username="ci-bot")
     # Vault revokes every lease before Cleanup; this lease's revocation is Vault's job.
     for lease_user in [u for u in user_names(emulator) if u.startswith("vault-")]:

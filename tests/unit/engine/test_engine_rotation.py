@@ -46,11 +46,11 @@ def _works(emulator: RunningEmulator, secret_id: str, secret_key: str) -> bool:
 @pytest.fixture
 def engine_uin(engine: Mount, emulator: RunningEmulator) -> int:
     """The engine acts as a sub-user with a key of its own (the setup the docs recommend)."""
-    cam = engine.backend.client(engine.storage).cam
+    cam = client_as(emulator, emulator.secret_id, emulator.secret_key).cam
     user = cam.add_user(cm.AddUserRequest("vault-engine", remark="setup", use_api=True))
     cam.attach_user_policy(cm.AttachUserPolicyRequest(1, user.uin))
     engine("update", "config", secret_id=user.secret_id, secret_key=user.secret_key)
-    engine.backend.sleep = emulator.advance_clock  # CAM propagation waits cost no time
+    engine.clock.on_sleep = emulator.advance_clock  # CAM propagation waits cost no time
     return user.uin
 
 
@@ -224,8 +224,7 @@ def test_scheduled_rotation_with_backoff(
     assert first is not None
     engine.rollback()  # not due yet
     assert read_config(engine.storage) == first
-    clock = [first.last_rotated + 3601]
-    engine.backend.now = lambda: clock[0]
+    engine.clock.fixed = first.last_rotated + 3601
     emulator.set_faults({"faults": [{"action": "CreateAccessKey", "code": "InternalError"}]})
     engine.rollback()
     attempts = len(emulator.requests("CreateAccessKey"))
@@ -233,12 +232,12 @@ def test_scheduled_rotation_with_backoff(
     engine.rollback()  # within the backoff: no new attempt
     assert len(emulator.requests("CreateAccessKey")) == attempts
     emulator.set_faults({"faults": []})
-    clock[0] += 61
+    engine.clock.fixed = first.last_rotated + 3601 + 61
     engine.rollback()
     rotated = read_config(engine.storage)
     assert rotated is not None
     assert rotated.secret_id != first.secret_id
-    assert rotated.last_rotated == clock[0]
+    assert rotated.last_rotated == engine.clock.now()
     _assert_root_consistent(engine, emulator, engine_uin)
 
 
@@ -255,7 +254,7 @@ def test_rotation_period_needs_configured_keys(mount: Mount) -> None:
 @pytest.fixture
 def bot(engine: Mount, emulator: RunningEmulator) -> int:
     """An existing user without keys (with a group of its own, which Vault leaves alone)."""
-    engine.backend.sleep = emulator.advance_clock
+    engine.clock.on_sleep = emulator.advance_clock
     cam = engine.backend.client(engine.storage).cam
     user = cam.add_user(cm.AddUserRequest("ci-bot", remark="theirs"))
     group = cam.create_group(cm.CreateGroupRequest("bots")).group_id
@@ -315,7 +314,7 @@ def test_static_roles_rotate_on_schedule(
     engine("update", "static-roles/ci", username="ci-bot", rotation_period="1h")
     first = read_static_role(engine.storage, "ci")
     assert first is not None
-    engine.backend.now = lambda: first.last_rotated + 3601
+    engine.clock.fixed = first.last_rotated + 3601
     engine.rollback()
     second = read_static_role(engine.storage, "ci")
     assert second is not None

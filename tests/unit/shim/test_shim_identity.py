@@ -12,10 +12,13 @@ from tencentcloud_secrets_shim.identity import PendingIdentity
 from tencentcloud_secrets_shim.tls import PluginIdentity
 from tools.vaultserver import vault_like_certificate
 
+# Made once, before any test replaces the certificate builder that it uses too.
+VAULT_PEM = vault_like_certificate()[0]
+
 
 def _usable(pems: tuple[bytes, bytes]) -> None:
     made = PluginIdentity(*pems)
-    vault_pem = vault_like_certificate()[0]
+    vault_pem = VAULT_PEM
     made.server_context(vault_pem)
     made.client_context(vault_pem)
     assert "BEGIN" not in repr(made)
