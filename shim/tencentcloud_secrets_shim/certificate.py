@@ -1,8 +1,9 @@
 """The plugin's self-signed certificate and key, for go-plugin's AutoMTLS.
 
-This is the only module that needs the ``cryptography`` package, whose libraries take 8 MB
-of memory and 30 ms to import. ``identity`` runs it in a short-lived child process while the
-plugin imports everything else, so the long-lived plugin process never loads it.
+This is the only module that needs the ``cryptography`` package, whose libraries cost
+megabytes of memory and tens of milliseconds to import (docs/shim.md has the figures).
+``identity`` runs it in a short-lived child process while the plugin imports everything else,
+so the long-lived plugin process never loads it.
 
 Our certificate is P-256 (Vault's own are P-521, which Python's ssl module handles): it only
 has to be one Vault trusts, and Vault trusts exactly the certificate we put in the handshake

@@ -2,11 +2,11 @@
 reaches the Storage and SystemView services Vault serves for each mount.
 
 Why blocking, and why not grpclib: engine code is synchronous and runs on worker threads, and
-each worker makes one call at a time. An event loop per thread (what this replaced) was only
-ever run for the length of one call, so all it added was its own cost: a task, futures, and a
-general-purpose HTTP/2 state machine (h2) that also keeps a record of every closed stream, up
-to 65,536 per connection. Here a call is one ``sendall`` of HEADERS and DATA and a read loop
-until the trailers arrive; the connection keeps only its windows and its header decoder.
+each worker makes one call at a time. An event loop per thread would run only for the length
+of one call, so all it would add is its own cost: a task, futures, and a general-purpose
+HTTP/2 state machine (h2) that also keeps a record of every closed stream, up to 65,536 per
+connection. Here a call is one ``sendall`` of HEADERS and DATA and a read loop until the
+trailers arrive; the connection keeps only its windows and its header decoder.
 Frames are read and checked by the same core as the server's (``h2core``), and a reply is
 held to the same limits (header list, message size).
 

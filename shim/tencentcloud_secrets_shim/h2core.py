@@ -1,10 +1,10 @@
 """The HTTP/2 rules the shim's gRPC server and client share, with no I/O of their own.
 
 Why one core: the server (asyncio, many streams) and the client (blocking, one call at a
-time) read the same frames from peers that may be wrong, and each used to check them its own
-way, so a malformed frame was an error on one side and a crash (or a silent truncation) on
-the other. Everything here takes bytes and returns values or raises one of two errors, and
-the two ends only decide what to write and when:
+time) read the same frames from peers that may be wrong, and a malformed frame must mean the
+same on both sides: the same error, never a crash or a silent truncation on one of them.
+Everything here takes bytes and returns values or raises one of two errors, and the two ends
+only decide what to write and when:
 
 - ``ConnectionProtocolError`` (from ``http2``): the connection ends with GOAWAY and that code;
 - ``StreamError``: only that stream is reset with RST_STREAM and that code.

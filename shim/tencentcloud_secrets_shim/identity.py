@@ -1,7 +1,8 @@
 """The plugin's TLS key pair for go-plugin's AutoMTLS, made beside the start-up.
 
-Making a certificate needs the ``cryptography`` package (``certificate``): 30 ms to import
-and 8 MB resident for the life of the process, for something done once. So the launch forks
+Making a certificate needs the ``cryptography`` package (``certificate``), whose import costs
+start-up time and stays resident for the life of the process, for something done once
+(docs/shim.md has the figures). So the launch forks
 a short-lived child that makes the key pair while this process imports its own modules (two
 cores: the two overlap), and reads it from a pipe when it needs it. The key never touches the
 disk, and the long-lived process never loads ``cryptography``. If the child cannot be made or
