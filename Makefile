@@ -85,10 +85,12 @@ dev: venv
 	mv $(PLUGIN_BIN).tmp $(PLUGIN_BIN)
 	@sha256sum $(PLUGIN_BIN)
 
+# lint-imports checks the layers' contracts written in setup.cfg ([importlinter]).
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy plugin shim emulator tools tests
+	$(VENV)/bin/lint-imports --no-cache --no-logo
 
 test: lint dev vault release
 	$(VPY) -m pytest $(PYTEST_ARGS) tests --ignore=tests/acceptance
