@@ -43,10 +43,12 @@ help:
 bootstrap: venv vault
 
 venv: $(VENV)/.stamp
-$(VENV)/.stamp: setup.cfg pyproject.toml
+# Two distributions, editable, resolved together: the plugin with its dev tools, and the emulator
+# (emulator/setup.cfg) that the tests, the demo and the benchmark run.
+$(VENV)/.stamp: setup.cfg pyproject.toml emulator/setup.cfg emulator/pyproject.toml
 	test -x $(VPY) || $(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install -q --upgrade pip setuptools wheel
-	$(VPY) -m pip install -q -e '.[dev]'
+	$(VPY) -m pip install -q -e '.[dev]' -e ./emulator
 	touch $@
 
 vault: $(VAULT_BIN)
@@ -66,10 +68,10 @@ proto: venv
 	$(VPY) tools/genproto.py
 
 # tools/zipapp.py runs on PLUGIN_PYTHON because the bytecode it ships must be that interpreter's.
-# Left out of the payload: what the plugin never runs (console scripts, the emulator) and the
-# two files that name the checkout's path (the scripts' shebangs, direct_url.json), so that
-# the sha256 Vault pins is the same wherever the same sources are built.
-ZIPAPP_EXCLUDE := 'bin/*' 'tencentcloud_emulator/*' '*.dist-info/direct_url.json' '*.dist-info/RECORD'
+# Left out of the payload: what the plugin never runs (its console script) and the two files
+# that name the checkout's path (the script's shebang, direct_url.json), so that the sha256
+# Vault pins is the same wherever the same sources are built.
+ZIPAPP_EXCLUDE := 'bin/*' '*.dist-info/direct_url.json' '*.dist-info/RECORD'
 dev: venv
 	mkdir -p bin
 	# All of build/: setuptools leaves modules deleted from the sources in build/lib.
@@ -83,10 +85,12 @@ dev: venv
 	mv $(PLUGIN_BIN).tmp $(PLUGIN_BIN)
 	@sha256sum $(PLUGIN_BIN)
 
+# lint-imports checks the layers' contracts written in setup.cfg ([importlinter]).
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy plugin shim emulator tools tests
+	$(VENV)/bin/lint-imports --no-cache --no-logo
 
 test: lint dev vault release
 	$(VPY) -m pytest $(PYTEST_ARGS) tests --ignore=tests/acceptance
@@ -175,7 +179,7 @@ RUNTIME         := $(CACHE_DIR)/runtime-$(RUNTIME_VERSION)
 RELEASE_BUILD   := build/release
 RELEASE_FILE    := dist/$(NAME)
 PYTHON_INCLUDE   = $(shell $(BASE_PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
-RELEASE_EXCLUDE := $(ZIPAPP_EXCLUDE) 'yaml/*' '_yaml/*' 'pyyaml-*' 'certifi/tests/*'
+RELEASE_EXCLUDE := $(ZIPAPP_EXCLUDE) 'certifi/tests/*'
 LAUNCHER_FLAGS  := -O2 -Wall -Wextra -Werror -fPIE -pie -nostartfiles -ffile-prefix-map=$(CURDIR)=. \
                    -Wl,--build-id=none -Wl,--no-as-needed -s
 

@@ -48,9 +48,9 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.integration.probe_backend import launcher_script
 from tools import loadgen
 from tools.loadgen import Call, Outcome
+from tools.probe_backend import launcher_script
 from tools.vaultserver import (
     PLUGIN_BIN,
     PLUGIN_NAME,

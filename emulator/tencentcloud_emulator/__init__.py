@@ -7,4 +7,6 @@ over HTTP, and ``testing.running_emulator`` does both for a test.
 from .core import Emulator, Options
 from .server import EmulatorServer
 
+__version__ = "0.1.0"
+
 __all__ = ["Emulator", "EmulatorServer", "Options"]

@@ -21,12 +21,15 @@ import struct
 import subprocess
 import zipfile
 from collections.abc import Iterator
+from importlib import metadata
 from pathlib import Path
 
 import pytest
 from grpclib.client import Channel
 from grpclib.config import Configuration
 from grpclib.health.v1.health_pb2 import HealthCheckRequest, HealthCheckResponse
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from tencentcloud_emulator.testing import RunningEmulator
 from tencentcloud_secrets import PLUGIN_VERSION
@@ -40,7 +43,7 @@ from tests.support.plugin_process import (
     version,
 )
 from tests.unit.engine.conftest import client_as, user_names
-from tools.vaultserver import PLUGIN_NAME, RELEASE_FILE, ROOT, VaultServer
+from tools.vaultserver import PLUGIN_BIN, PLUGIN_NAME, RELEASE_FILE, ROOT, VaultServer
 
 LOCATOR_MAGIC = b"tc-release-lib:1"  # tools/release/launcher.c
 # What the release may take from the host (docs/install.md): glibc's libraries, and the GCC
@@ -124,6 +127,42 @@ def test_the_same_sources_give_the_same_release_file(release: Path, tmp_path: Pa
     digest = hashlib.sha256(release.read_bytes()).hexdigest()
     assert hashlib.sha256(again.read_bytes()).hexdigest() == digest
     assert (again.parent / "SHA256SUMS").read_text() == f"{digest}  {PLUGIN_NAME}\n"
+
+
+def runtime_closure(distribution: str) -> set[str]:
+    """``distribution`` and every distribution it needs at run time, as installed here."""
+    found: set[str] = set()
+    wanted = [distribution]
+    while wanted:
+        name = canonicalize_name(wanted.pop())
+        if name in found:
+            continue
+        found.add(name)
+        for line in metadata.requires(name) or []:
+            requirement = Requirement(line)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                wanted.append(requirement.name)
+    return found
+
+
+def payload_tops(build: Path) -> set[str]:
+    with zipfile.ZipFile(build) as outer:
+        payload = zipfile.ZipFile(io.BytesIO(outer.read("payload.zip")))
+    return {name.split("/")[0] for name in payload.namelist()}
+
+
+@pytest.mark.parametrize("build", [PLUGIN_BIN, RELEASE_FILE], ids=["plugin-bin", "release"])
+def test_a_build_carries_the_plugin_and_its_runtime_dependencies_and_nothing_else(
+    build: Path,
+) -> None:
+    # The emulator is a distribution of its own: neither it nor pyyaml reaches a build.
+    if not build.is_file():
+        pytest.fail(f"{build} is missing: run `make dev` and `make release`")
+    tops = payload_tops(build)
+    carried = {canonicalize_name(top.split("-")[0]) for top in tops if top.endswith(".dist-info")}
+    assert carried == runtime_closure("vault-plugin-secrets-tencentcloud")
+    assert {"tencentcloud_secrets", "tencentcloud_secrets_shim"} <= tops
+    assert not tops & {"tencentcloud_emulator", "yaml", "_yaml"}
 
 
 def bare_root(release: Path, root: Path) -> Path:

@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from tools.probe_backend import launcher_script
 from tools.vaultserver import ROOT, VaultServer, sha256_of
-
-from .probe_backend import launcher_script
 
 PROBE = "framework-probe"
 

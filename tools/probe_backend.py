@@ -1,7 +1,9 @@
 """A small engine built on the framework alone, run as a real plugin inside a real Vault.
 
 It lets the tests watch what Vault itself does with the framework's leases and write-ahead
-log: every renew, revoke and rollback leaves a mark in storage that a read path reports.
+log: every renew, revoke and rollback leaves a mark in storage that a read path reports; the
+benchmark mounts it as a plugin with no engine behind it. It lives in tools/ because tools
+never import tests.
 """
 
 from __future__ import annotations
@@ -104,7 +106,7 @@ def launcher_script(root: Path, log_level: int = logging.DEBUG) -> str:
         f"#!{sys.executable}\n"
         "import sys\n"
         f"sys.path.insert(0, {str(root)!r})\n"
-        "from tests.integration.probe_backend import main\n"
+        "from tools.probe_backend import main\n"
         f"sys.exit(main({log_level}))\n"
     )
 
