@@ -190,15 +190,17 @@ class BackendService:
                     "mount": request.mount_point,
                 },
             )
+        # Routed once: where the request runs and what runs both come from this.
+        prepared = mount.backend.prepare(request)
         reply = None
-        if mount.backend.runs_inline(request):
+        if prepared.inline:
             # Served from the engine's memory on this thread, or, the moment it needs Vault,
             # abandoned (WouldBlock) and run again on a worker: the loop never waits.
             with contextlib.suppress(logical.WouldBlock):
-                reply = _handle_request(mount.backend, request)
+                reply = _answer(prepared, request)
         if reply is None:
             try:
-                reply = await self._in_mount(mount, _handle_request, mount.backend, request)
+                reply = await self._in_mount(mount, _answer, prepared, request)
             except asyncio.CancelledError:
                 # Vault reset the stream or the deadline passed: the worker thread runs on,
                 # and must learn that its answer will reach nobody.
@@ -249,10 +251,11 @@ class BackendService:
             await self._release(self.mounts.pop(mid), vault_gone=True)
 
 
-def _handle_request(backend: logical.Backend, request: logical.Request) -> pb.HandleRequestReply:
+def _answer(prepared: logical.Prepared, request: logical.Request) -> pb.HandleRequestReply:
+    """Run a prepared request and put its outcome in the reply."""
     reply = pb.HandleRequestReply()
     try:
-        response = backend.handle_request(request)
+        response = prepared.run()
     except logical.WouldBlock:
         raise
     except logical.InvalidRequest as exc:
