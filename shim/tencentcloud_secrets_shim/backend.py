@@ -252,12 +252,16 @@ class BackendService:
 
 
 def _answer(prepared: logical.Prepared, request: logical.Request) -> pb.HandleRequestReply:
-    """Run a prepared request and put its outcome in the reply."""
+    """Run a prepared request and put its outcome in the reply.
+
+    The engine owns its failures: it answers with logical errors, an unexpected exception
+    already logged and turned into one (a 500 naming the request id). The shim handles only
+    its own, a storage call to Vault that failed, with a generic message. Anything else the
+    engine lets escape breaks the contract and ends the call (the gRPC server logs it).
+    """
     reply = pb.HandleRequestReply()
     try:
         response = prepared.run()
-    except logical.WouldBlock:
-        raise
     except logical.InvalidRequest as exc:
         # Vault drops the message of ErrInvalidRequest; it shows the response's instead.
         reply.response.CopyFrom(translate.response_to_proto(logical.error_response(str(exc))))
@@ -266,13 +270,9 @@ def _answer(prepared: logical.Prepared, request: logical.Request) -> pb.HandleRe
     except logical.LogicalError as exc:
         reply.err.CopyFrom(translate.error_to_proto(exc))
         return reply
-    except Exception as exc:
-        log.error(
-            "request failed",
-            exc_info=exc,
-            extra={"operation": request.operation, "path": request.path},
-        )
-        reply.err.CopyFrom(translate.error_to_proto(exc))
+    except logical.StorageError as exc:
+        _log_storage_failure("request failed", exc, request)
+        reply.err.CopyFrom(translate.internal_error())
         return reply
     if response is not None:
         reply.response.CopyFrom(translate.response_to_proto(response))
@@ -289,11 +289,20 @@ def _existence_check(
         # becomes its generic "internal error".
         err = pb.ProtoError(err_type=translate.ERR_USER, err_msg=str(exc))
         return pb.HandleExistenceCheckReply(err=err)
-    except Exception as exc:
-        if not isinstance(exc, logical.LogicalError):
-            log.error("existence check failed", exc_info=exc, extra={"path": request.path})
+    except logical.LogicalError as exc:
         return pb.HandleExistenceCheckReply(err=translate.error_to_proto(exc))
+    except logical.StorageError as exc:
+        _log_storage_failure("existence check failed", exc, request)
+        return pb.HandleExistenceCheckReply(err=translate.internal_error())
     return pb.HandleExistenceCheckReply(check_found=found, exists=exists)
+
+
+def _log_storage_failure(message: str, exc: logical.StorageError, request: logical.Request) -> None:
+    log.error(
+        message,
+        exc_info=exc,
+        extra={"operation": request.operation, "path": request.path},
+    )
 
 
 class VersionService:

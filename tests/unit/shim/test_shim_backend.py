@@ -1,19 +1,24 @@
-"""The Backend service: one routing per request."""
+"""The Backend service: one routing per request, and who answers for which failure."""
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
 import json
+import logging
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tencentcloud_secrets_shim import logical
+from tencentcloud_secrets_shim import logical, translate
 from tencentcloud_secrets_shim._proto.vault import backend_pb2 as pb
 from tencentcloud_secrets_shim.backend import BackendService, Mount
+
+SHIM = Path(__file__).resolve().parents[3] / "shim" / "tencentcloud_secrets_shim"
+SHIM_LOGGER = "tencentcloud_secrets_shim.backend"
 
 Run = Callable[[], logical.Response | None]
 
@@ -136,3 +141,78 @@ def test_a_request_not_declared_inline_runs_once_on_a_worker(
     assert engine.prepared == 1
     assert len(threads) == 1
     assert threads[0] != threading.get_ident()
+
+
+def test_the_engines_errors_reach_vault_as_the_engine_worded_them(
+    pool: concurrent.futures.ThreadPoolExecutor, caplog: pytest.LogCaptureFixture
+) -> None:
+    message = "internal error (request id req-1); the plugin log has the details"
+
+    def run() -> logical.Response | None:
+        raise logical.CodedError(500, message)
+
+    with caplog.at_level(logging.DEBUG, logger=SHIM_LOGGER):
+        reply = _handle(_Engine(run), pool)
+    assert (reply.err.err_type, reply.err.err_code, reply.err.err_msg) == (
+        translate.ERR_CODED,
+        500,
+        message,
+    )
+    # The engine logged it; the shim does not log it again.
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+def test_a_failed_storage_call_is_the_shims_generic_500(
+    pool: concurrent.futures.ThreadPoolExecutor, caplog: pytest.LogCaptureFixture
+) -> None:
+    def fail() -> Any:
+        raise logical.StorageError("storage call to Vault failed (detail-xyz)")
+
+    with caplog.at_level(logging.ERROR, logger=SHIM_LOGGER):
+        reply = _handle(_Engine(fail), pool)
+        checked = _check(_Engine(fail, exists=fail), pool)
+    for err in (reply.err, checked.err):
+        assert (err.err_type, err.err_msg) == (
+            translate.ERR_INTERNAL,
+            translate.INTERNAL_ERROR_MESSAGE,
+        )
+    assert [r.getMessage() for r in caplog.records] == ["request failed", "existence check failed"]
+    assert all("detail-xyz" in str(r.exc_info) for r in caplog.records)
+
+
+def test_any_other_exception_is_not_the_shims_to_answer(
+    pool: concurrent.futures.ThreadPoolExecutor,
+) -> None:
+    """An engine owns its unexpected failures (the framework makes them a 500 naming the
+    request id); one that lets an exception escape breaks the contract, and the call ends
+    without an answer from this service (the gRPC server logs it and ends the call)."""
+
+    def bug() -> Any:
+        raise RuntimeError("engine bug")
+
+    with pytest.raises(RuntimeError, match="engine bug"):
+        _handle(_Engine(bug), pool)
+    with pytest.raises(RuntimeError, match="engine bug"):
+        _check(_Engine(bug, exists=bug), pool)
+
+
+def test_an_invalid_existence_check_is_a_user_error(
+    pool: concurrent.futures.ThreadPoolExecutor,
+) -> None:
+    def exists() -> bool:
+        raise logical.InvalidRequest("bad name")
+
+    reply = _check(_Engine(lambda: None, exists=exists), pool)
+    assert (reply.err.err_type, reply.err.err_msg) == (translate.ERR_USER, "bad name")
+
+
+def test_the_shim_names_no_engine_and_no_cloud() -> None:
+    """Messages that need the engine's words come from the engine."""
+    named = [
+        f"{path.relative_to(SHIM)}:{number}"
+        for path in sorted(SHIM.rglob("*.py"))
+        if "_proto" not in path.parts
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if "tencent" in line.lower().replace("tencentcloud_secrets_shim", "")
+    ]
+    assert named == []
