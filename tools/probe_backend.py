@@ -50,6 +50,10 @@ class ProbeBackend(fw.Backend):
                     operations={logical.READ: fw.Operation(self.read_mark, summary="Mark.")},
                 ),
                 fw.Path(
+                    "fail",
+                    operations={logical.READ: fw.Operation(self.fail, summary="Fail.")},
+                ),
+                fw.Path(
                     "wal-entries/?",
                     operations={logical.LIST: fw.Operation(self.list_wal, summary="WAL list.")},
                 ),
@@ -93,6 +97,9 @@ class ProbeBackend(fw.Backend):
         assert request.storage is not None
         entry = request.storage.get(f"marks/{data.get_str('key')}")
         return None if entry is None else logical.Response(data={"value": entry.value.decode()})
+
+    def fail(self, request: logical.Request, data: fw.FieldData) -> logical.Response | None:
+        raise RuntimeError("secret-probe-value in an unexpected failure")
 
     def list_wal(self, request: logical.Request, data: fw.FieldData) -> logical.Response | None:
         assert request.storage is not None

@@ -190,15 +190,17 @@ class BackendService:
                     "mount": request.mount_point,
                 },
             )
+        # Routed once: where the request runs and what runs both come from this.
+        prepared = mount.backend.prepare(request)
         reply = None
-        if mount.backend.runs_inline(request):
+        if prepared.inline:
             # Served from the engine's memory on this thread, or, the moment it needs Vault,
             # abandoned (WouldBlock) and run again on a worker: the loop never waits.
             with contextlib.suppress(logical.WouldBlock):
-                reply = _handle_request(mount.backend, request)
+                reply = _answer(prepared, request)
         if reply is None:
             try:
-                reply = await self._in_mount(mount, _handle_request, mount.backend, request)
+                reply = await self._in_mount(mount, _answer, prepared, request)
             except asyncio.CancelledError:
                 # Vault reset the stream or the deadline passed: the worker thread runs on,
                 # and must learn that its answer will reach nobody.
@@ -249,12 +251,17 @@ class BackendService:
             await self._release(self.mounts.pop(mid), vault_gone=True)
 
 
-def _handle_request(backend: logical.Backend, request: logical.Request) -> pb.HandleRequestReply:
+def _answer(prepared: logical.Prepared, request: logical.Request) -> pb.HandleRequestReply:
+    """Run a prepared request and put its outcome in the reply.
+
+    The engine owns its failures: it answers with logical errors, an unexpected exception
+    already logged and turned into one (a 500 naming the request id). The shim handles only
+    its own, a storage call to Vault that failed, with a generic message. Anything else the
+    engine lets escape breaks the contract and ends the call (the gRPC server logs it).
+    """
     reply = pb.HandleRequestReply()
     try:
-        response = backend.handle_request(request)
-    except logical.WouldBlock:
-        raise
+        response = prepared.run()
     except logical.InvalidRequest as exc:
         # Vault drops the message of ErrInvalidRequest; it shows the response's instead.
         reply.response.CopyFrom(translate.response_to_proto(logical.error_response(str(exc))))
@@ -263,13 +270,9 @@ def _handle_request(backend: logical.Backend, request: logical.Request) -> pb.Ha
     except logical.LogicalError as exc:
         reply.err.CopyFrom(translate.error_to_proto(exc))
         return reply
-    except Exception as exc:
-        log.error(
-            "request failed",
-            exc_info=exc,
-            extra={"operation": request.operation, "path": request.path},
-        )
-        reply.err.CopyFrom(translate.error_to_proto(exc))
+    except logical.StorageError as exc:
+        _log_storage_failure("request failed", exc, request)
+        reply.err.CopyFrom(translate.internal_error())
         return reply
     if response is not None:
         reply.response.CopyFrom(translate.response_to_proto(response))
@@ -286,11 +289,20 @@ def _existence_check(
         # becomes its generic "internal error".
         err = pb.ProtoError(err_type=translate.ERR_USER, err_msg=str(exc))
         return pb.HandleExistenceCheckReply(err=err)
-    except Exception as exc:
-        if not isinstance(exc, logical.LogicalError):
-            log.error("existence check failed", exc_info=exc, extra={"path": request.path})
+    except logical.LogicalError as exc:
         return pb.HandleExistenceCheckReply(err=translate.error_to_proto(exc))
+    except logical.StorageError as exc:
+        _log_storage_failure("existence check failed", exc, request)
+        return pb.HandleExistenceCheckReply(err=translate.internal_error())
     return pb.HandleExistenceCheckReply(check_found=found, exists=exists)
+
+
+def _log_storage_failure(message: str, exc: logical.StorageError, request: logical.Request) -> None:
+    log.error(
+        message,
+        exc_info=exc,
+        extra={"operation": request.operation, "path": request.path},
+    )
 
 
 class VersionService:

@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 # Operations as Vault names them on the wire (sdk/logical/request.go).
@@ -122,6 +123,19 @@ class Response:
     @property
     def is_error(self) -> bool:
         return bool(self.data) and "error" in (self.data or {}) and len(self.data or {}) == 1
+
+
+@dataclasses.dataclass(frozen=True)
+class Prepared:
+    """A request the engine has routed (``Backend.prepare``), ready to be answered.
+
+    ``run`` answers it and may be called again if it raised ``WouldBlock``. ``inline`` says
+    that the shim may call ``run`` on its event loop: there, a call that would wait for Vault
+    raises ``WouldBlock``, and the shim calls ``run`` again on a worker thread.
+    """
+
+    run: Callable[[], Response | None]
+    inline: bool = False
 
 
 def error_response(message: str) -> Response:
@@ -340,20 +354,24 @@ class BackendConfig:
 
 
 class Backend(Protocol):
-    """The engine as the shim drives it. All methods are synchronous and run off the loop."""
+    """The engine as the shim drives it. All methods are synchronous; all but ``prepare``
+    and ``Prepared.run`` of an inline request run off the shim's event loop."""
 
     def setup(self, config: BackendConfig) -> None: ...
 
     def initialize(self) -> None: ...
 
-    def handle_request(self, request: Request) -> Response | None: ...
+    def prepare(self, request: Request) -> Prepared:
+        """Route ``request``, once, on the shim's event loop: this must neither wait nor raise.
 
-    def runs_inline(self, request: Request) -> bool:
-        """True for requests cheap enough to run on the server's loop (storage only, no lock)."""
+        ``Prepared.run`` raises only ``LogicalError`` (an unexpected failure has been logged
+        and turned into one, such as a 500 that names the request id), ``StorageError`` from
+        the storage the shim handed over, and ``WouldBlock`` when it runs inline.
+        """
         ...
 
     def handle_existence_check(self, request: Request) -> tuple[bool, bool]:
-        """Return (check_found, exists)."""
+        """Return (check_found, exists); raises what ``Prepared.run`` may, ``WouldBlock`` aside."""
         ...
 
     def special_paths(self) -> SpecialPaths: ...

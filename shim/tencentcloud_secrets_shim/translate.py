@@ -28,8 +28,10 @@ ERR_INVALID_REQUEST = 7
 ERR_PERMISSION_DENIED = 8
 ERR_UNRECOVERABLE = 10
 
-# What Vault shows for a failure we did not mean to expose (details are in the plugin log).
-INTERNAL_ERROR_MESSAGE = "internal error in the Tencent Cloud secrets engine; see Vault's log"
+# What Vault shows for a failure whose details stay in the plugin's log (part of Vault's):
+# the shim's own, such as a storage call to Vault that failed. The engine reports its own
+# failures as logical errors, in its own words.
+INTERNAL_ERROR_MESSAGE = "internal error in the plugin; see Vault's log"
 
 
 def _json_loads(raw: str) -> Any:
@@ -139,6 +141,11 @@ def error_to_proto(exc: BaseException) -> pb.ProtoError:
             return pb.ProtoError(err_type=err_type, err_msg=str(exc))
     if isinstance(exc, logical.LogicalError):
         return pb.ProtoError(err_type=ERR_CODED, err_msg=str(exc), err_code=400)
+    return internal_error()
+
+
+def internal_error() -> pb.ProtoError:
+    """Vault's 500 with a fixed message: nothing of the failure itself reaches the caller."""
     return pb.ProtoError(err_type=ERR_INTERNAL, err_msg=INTERNAL_ERROR_MESSAGE)
 
 

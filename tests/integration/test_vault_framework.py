@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -82,6 +83,25 @@ def test_field_errors_and_unknown_paths_are_4xx(probe: VaultServer) -> None:
     assert "Code: 405" in wrong_op.output
     unknown_field = probe.cli("write", "-format=json", "probe/lease/three", "colour=blue")
     assert "colour" in " ".join(unknown_field.json()["warnings"])
+
+
+def test_an_unexpected_failure_is_a_500_naming_only_the_request(probe: VaultServer) -> None:
+    answer = requests.get(
+        f"{probe.addr}/v1/probe/fail", headers={"X-Vault-Token": probe.token}, timeout=10
+    )
+    assert answer.status_code == 500
+    assert "secret-probe-value" not in answer.text
+    assert "Traceback" not in answer.text
+    [error] = answer.json()["errors"]
+    found = re.search(
+        r"\* internal error \(request id ([0-9a-f-]+)\); the plugin log has the details", error
+    )
+    assert found is not None, error
+    # The details are in the plugin's log, under the same request id, once.
+    logged = [line for line in probe.log_text().splitlines() if found[1] in line]
+    assert len(logged) == 1, logged
+    assert "read on 'fail' failed" in logged[0]
+    assert "RuntimeError" in logged[0]
 
 
 def test_help_and_openapi_of_the_probe(probe: VaultServer, tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ operations but never request data, which may hold secrets.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -22,7 +23,7 @@ from tencentcloud_secrets.framework.openapi import (
     document_paths,
     new_document,
 )
-from tencentcloud_secrets.framework.path import Handler, Path
+from tencentcloud_secrets.framework.path import Handler, Operation, Path
 from tencentcloud_secrets.framework.responses import help_response
 from tencentcloud_secrets.framework.secret import SECRET_TYPE_KEY, Secret
 from tencentcloud_secrets.framework.storage_cache import CachedStorage, StorageCache
@@ -43,6 +44,10 @@ _ERRORS_TO_PASS_ON = (logical.LogicalError, logical.StorageError, logical.WouldB
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
+
+
+def _unsupported_path(request: logical.Request) -> logical.Response | None:
+    raise logical.UnsupportedPath()
 
 
 class Backend:
@@ -118,72 +123,36 @@ class Backend:
             self.clean_func()
 
     def handle_existence_check(self, request: logical.Request) -> tuple[bool, bool]:
-        if request.operation not in _VALIDATED_OPERATIONS:
-            raise logical.CodedError(
-                500, f"incorrect operation type {request.operation!r} for an existence check"
-            )
-        path, captures = self._route(request.path)
-        request.storage = self._cached(request.storage)
-        if path.existence_check is None:
-            return False, False
-        data, _ = self._field_data(path, request, captures)
-        problems = data.validate()
-        if problems:
-            raise logical.InvalidRequest(problems[0].message)
-        check = path.existence_check
-        exists = self._guarded(request, lambda: check(request, data))
-        return True, bool(exists)
+        return self._guarded(request, lambda: self._check_existence(request))
 
-    def runs_inline(self, request: logical.Request) -> bool:
-        """Whether the shim may run this request on its event loop (``Operation.inline``)."""
-        for path in self.paths:
-            if path.match(request.path) is not None:
-                op = path.operations.get(request.operation)
-                return op is not None and op.inline
-        return False
+    def prepare(self, request: logical.Request) -> logical.Prepared:
+        """Route ``request`` once: what answers it, and whether the shim may run that on its
+        event loop (``Operation.inline``).
+
+        Only the route is resolved here, so nothing waits and nothing fails: a path that does
+        not exist, like every other failure, is raised when the result runs.
+        """
+        operation = request.operation
+        if operation in (logical.RENEW, logical.REVOKE):
+            return self._prepared(request, self._handle_renew_revoke)
+        if operation == logical.ROLLBACK:
+            return self._prepared(request, self._handle_rollback)
+        if operation == logical.HELP and request.path == "":
+            return self._prepared(request, self._handle_root_help)
+        route = self._route(request.path)
+        if route is None:
+            return self._prepared(request, _unsupported_path)
+        path, captures = route
+        op = path.operations.get(operation)
+        return self._prepared(
+            request,
+            functools.partial(self._handle_path, path, captures, op),
+            inline=op is not None and op.inline,
+        )
 
     def handle_request(self, request: logical.Request) -> logical.Response | None:
-        operation = request.operation
-        request.storage = self._cached(request.storage)
-        if operation in (logical.RENEW, logical.REVOKE):
-            return self._guarded(request, lambda: self._handle_renew_revoke(request))
-        if operation == logical.ROLLBACK:
-            return self._handle_rollback(request)
-        if operation == logical.HELP and request.path == "":
-            return self._handle_root_help(request)
-
-        path, captures = self._route(request.path)
-        data, warnings = self._field_data(path, request, captures)
-        op = path.operations.get(operation)
-        if op is None:
-            if operation != logical.HELP:
-                raise logical.UnsupportedOperation()
-            return self._handle_path_help(path, request)
-
-        if operation == logical.HELP:
-            return self._guarded(request, lambda: op.handler(request, data))
-        problems = data.validate()
-        if problems:
-            text = "; ".join(problem.message for problem in problems)
-            return logical.error_response(f"Field validation failed: {text}")
-        if operation in _VALIDATED_OPERATIONS:
-            missing = data.missing_required()
-            if missing:
-                names = ", ".join(f'"{name}"' for name in missing)
-                return logical.error_response(
-                    f"Field validation failed: missing required field {names}"
-                )
-
-        handler: Handler = op.handler
-        response = self._guarded(request, lambda: handler(request, data))
-        if warnings and response is None:
-            # Vault's framework drops these warnings when a handler returns nothing, so a
-            # misspelt field on a write goes unnoticed; here the caller always hears of it.
-            response = logical.Response()
-        for warning in warnings:
-            assert response is not None
-            response.add_warning(warning)
-        return response
+        """Route and answer ``request`` in one call, for callers without an event loop."""
+        return self.prepare(request).run()
 
     # --- accessors ----------------------------------------------------------------------
 
@@ -202,12 +171,87 @@ class Backend:
 
     # --- internals ----------------------------------------------------------------------
 
-    def _route(self, request_path: str) -> tuple[Path, dict[str, str]]:
+    def _route(self, request_path: str) -> tuple[Path, dict[str, str]] | None:
+        """The first declared path that matches all of ``request_path``, with its captures."""
         for path in self.paths:
             captures = path.match(request_path)
             if captures is not None:
                 return path, captures
-        raise logical.UnsupportedPath()
+        return None
+
+    def _prepared(
+        self,
+        request: logical.Request,
+        handle: Callable[[logical.Request], logical.Response | None],
+        *,
+        inline: bool = False,
+    ) -> logical.Prepared:
+        return logical.Prepared(run=functools.partial(self._run, request, handle), inline=inline)
+
+    def _run(
+        self,
+        request: logical.Request,
+        handle: Callable[[logical.Request], logical.Response | None],
+    ) -> logical.Response | None:
+        request.storage = self._cached(request.storage)
+        return self._guarded(request, lambda: handle(request))
+
+    def _handle_path(
+        self,
+        path: Path,
+        captures: Mapping[str, str],
+        op: Operation | None,
+        request: logical.Request,
+    ) -> logical.Response | None:
+        operation = request.operation
+        data, warnings = self._field_data(path, request, captures)
+        if op is None:
+            if operation != logical.HELP:
+                raise logical.UnsupportedOperation()
+            return self._handle_path_help(path, request)
+
+        if operation == logical.HELP:
+            return op.handler(request, data)
+        problems = data.validate()
+        if problems:
+            text = "; ".join(problem.message for problem in problems)
+            return logical.error_response(f"Field validation failed: {text}")
+        if operation in _VALIDATED_OPERATIONS:
+            missing = data.missing_required()
+            if missing:
+                names = ", ".join(f'"{name}"' for name in missing)
+                return logical.error_response(
+                    f"Field validation failed: missing required field {names}"
+                )
+
+        handler: Handler = op.handler
+        response = handler(request, data)
+        if warnings and response is None:
+            # Vault's framework drops these warnings when a handler returns nothing, so a
+            # misspelt field on a write goes unnoticed; here the caller always hears of it.
+            response = logical.Response()
+        for warning in warnings:
+            assert response is not None
+            response.add_warning(warning)
+        return response
+
+    def _check_existence(self, request: logical.Request) -> tuple[bool, bool]:
+        if request.operation not in _VALIDATED_OPERATIONS:
+            raise logical.CodedError(
+                500, f"incorrect operation type {request.operation!r} for an existence check"
+            )
+        route = self._route(request.path)
+        if route is None:
+            raise logical.UnsupportedPath()
+        path, captures = route
+        request.storage = self._cached(request.storage)
+        if path.existence_check is None:
+            return False, False
+        data, _ = self._field_data(path, request, captures)
+        problems = data.validate()
+        if problems:
+            raise logical.InvalidRequest(problems[0].message)
+        return True, bool(path.existence_check(request, data))
 
     @staticmethod
     def _field_data(
@@ -232,7 +276,13 @@ class Backend:
 
     @staticmethod
     def _guarded(request: logical.Request, call: Callable[[], _T]) -> _T:
-        """Run engine code; anything unexpected is logged here and reaches Vault as a bare 500."""
+        """The one place where an unexpected exception becomes a 500: logged here with its
+        traceback, it reaches Vault as ``InternalError``, which carries only the request id.
+
+        Every request runs under it, from routing on, so nothing but the contract's errors
+        leaves the backend; the rollback also runs its periodic function under it, so that a
+        failing hook is reported without stopping the WAL replay.
+        """
         try:
             return call()
         except _ERRORS_TO_PASS_ON:

@@ -167,6 +167,56 @@ def test_logical_errors_pass_through(storage: logical.InmemStorage) -> None:
     assert caught.value.status == 409
 
 
+class _BrokenStorage(logical.InmemStorage):
+    """Storage failing the way no storage should: not with a StorageError."""
+
+    def list(self, prefix: str) -> list[str]:
+        raise RuntimeError("secret-value-xyz in a storage failure")
+
+
+def test_every_unexpected_failure_is_the_same_500_naming_the_request(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Not only a handler's: the framework's own work on a request (here the WAL replay, on
+    a storage that fails oddly) and an existence check end the same way."""
+
+    def check(request: logical.Request, data: fw.FieldData) -> bool:
+        raise RuntimeError("secret-value-xyz in a check")
+
+    def write(request: logical.Request, data: fw.FieldData) -> logical.Response | None:
+        return None
+
+    def rollback(request: logical.Request, data: Any) -> None:
+        return None
+
+    b = fw.Backend(
+        paths=[
+            fw.Path("x", operations={logical.UPDATE: fw.Operation(write)}, existence_check=check)
+        ],
+        wal_rollback={"kind": rollback},
+    )
+    rollback_request = logical.Request(
+        operation="rollback", path="", id="req-rb", storage=_BrokenStorage()
+    )
+    check_request = logical.Request(operation="update", path="x", id="req-ec")
+    with caplog.at_level(logging.ERROR):
+        with pytest.raises(fw.InternalError) as rolled_back:
+            b.handle_request(rollback_request)
+        with pytest.raises(fw.InternalError) as checked:
+            b.handle_existence_check(check_request)
+    for caught, request_id in ((rolled_back, "req-rb"), (checked, "req-ec")):
+        assert caught.value.status == 500
+        assert str(caught.value) == (
+            f"internal error (request id {request_id}); the plugin log has the details"
+        )
+        assert caught.value.__cause__ is None
+    # Each went to the log once, with its traceback.
+    assert [(r.getMessage(), r.exc_info is not None) for r in caplog.records] == [
+        ("rollback on '' failed (request id req-rb)", True),
+        ("update on 'x' failed (request id req-ec)", True),
+    ]
+
+
 def _existence(backend: Any, storage: logical.InmemStorage, op: str, path: str) -> Any:
     request = logical.Request(operation=op, path=path)
     request.storage = storage
@@ -260,11 +310,47 @@ def test_only_declared_operations_run_inline() -> None:
             )
         ]
     )
-    assert b.runs_inline(logical.Request(operation="read", path="things/a"))
-    assert not b.runs_inline(logical.Request(operation="update", path="things/a"))
-    assert not b.runs_inline(logical.Request(operation="delete", path="things/a"))
-    assert not b.runs_inline(logical.Request(operation="read", path="elsewhere"))
-    assert not b.runs_inline(logical.Request(operation="help", path="things/a"))
+
+    def inline(operation: str, path: str) -> bool:
+        return b.prepare(logical.Request(operation=operation, path=path)).inline
+
+    assert inline("read", "things/a")
+    assert not inline("update", "things/a")
+    assert not inline("delete", "things/a")
+    assert not inline("read", "elsewhere")
+    assert not inline("help", "things/a")
+    assert not inline("revoke", "things/a")
+
+
+def test_a_request_is_routed_once_however_often_it_runs(storage: logical.InmemStorage) -> None:
+    tried: list[str] = []
+
+    class Watched(fw.Path):
+        def match(self, path: str) -> dict[str, str] | None:
+            tried.append(self.pattern)
+            return super().match(path)
+
+    def handler(request: logical.Request, data: fw.FieldData) -> logical.Response | None:
+        return logical.Response(data={"name": data.get_str("name")})
+
+    b = fw.Backend(
+        paths=[
+            Watched("other"),
+            Watched(
+                "things/" + fw.generic_name_regex("name"),
+                fields={"name": fw.Field(fw.FieldType.STRING)},
+                operations={logical.READ: fw.Operation(handler, inline=True)},
+            ),
+        ]
+    )
+    prepared = b.prepare(logical.Request(operation="read", path="things/a", storage=storage))
+    assert prepared.inline
+    # The shim runs an inline request a second time when the first attempt would wait.
+    for _ in range(2):
+        response = prepared.run()
+        assert response is not None
+        assert response.data == {"name": "a"}
+    assert tried == [path.pattern for path in b.paths]
 
 
 def test_unknown_parameters_are_reported_even_when_the_handler_returns_nothing(
