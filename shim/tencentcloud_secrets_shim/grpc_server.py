@@ -197,14 +197,14 @@ class GrpcServer:
         for methods in services:
             self._methods.update(methods)
         self._server: asyncio.AbstractServer | None = None
-        self.connections: set[Connection] = set()
+        self.connections: set[ServerConnection] = set()
 
     def method(self, path: bytes) -> Method | None:
         return self._methods.get(path)
 
     async def start(self, *, path: str, ssl: ssl.SSLContext | None) -> None:
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_unix_server(lambda: Connection(self), path, ssl=ssl)
+        self._server = await loop.create_unix_server(lambda: ServerConnection(self), path, ssl=ssl)
 
     def close(self) -> None:
         """Stop accepting; tell every peer we are going away and close its connection."""
@@ -218,7 +218,7 @@ class GrpcServer:
             await self._server.wait_closed()
 
 
-class Connection(asyncio.Protocol):
+class ServerConnection(asyncio.Protocol):
     """One HTTP/2 connection: the I/O and the streams around the shared core (``h2core``),
     which reads and checks the frames and keeps both directions' windows."""
 
@@ -564,7 +564,7 @@ class ServerStream(Generic[R]):
 
     def __init__(
         self,
-        connection: Connection,
+        connection: ServerConnection,
         stream_id: int,
         method: Method,
         metadata: dict[str, list[str | bytes]],
