@@ -9,7 +9,6 @@ any particular cloud.
 from tencentcloud_secrets.framework.backend import (
     Backend,
     CleanupFunc,
-    InitializeFunc,
     InvalidateFunc,
     PeriodicFunc,
 )
@@ -31,7 +30,6 @@ from tencentcloud_secrets.framework.path import (
     ExistenceCheck,
     Handler,
     Operation,
-    OperationResponse,
     Path,
     generic_name_regex,
     match_all_regex,
@@ -77,12 +75,10 @@ __all__ = [
     "FieldType",
     "FieldValueError",
     "Handler",
-    "InitializeFunc",
     "InternalError",
     "InvalidateFunc",
     "KeyLocks",
     "Operation",
-    "OperationResponse",
     "Path",
     "PeriodicFunc",
     "RollbackFailure",

@@ -37,7 +37,6 @@ from tencentcloud_secrets_shim import logical
 PeriodicFunc = Callable[[logical.Request], None]
 InvalidateFunc = Callable[[str], None]
 CleanupFunc = Callable[[], None]
-InitializeFunc = Callable[[logical.Storage], None]
 
 _VALIDATED_OPERATIONS = frozenset({logical.CREATE, logical.UPDATE})
 _ERRORS_TO_PASS_ON = (logical.LogicalError, logical.StorageError, logical.WouldBlock)
@@ -69,7 +68,6 @@ class Backend:
         periodic_func: PeriodicFunc | None = None,
         invalidate_func: InvalidateFunc | None = None,
         clean_func: CleanupFunc | None = None,
-        init_func: InitializeFunc | None = None,
         backend_type: int = logical.TYPE_LOGICAL,
         cached_storage: Sequence[str] = (),
         clock: Callable[[], float] = time.time,
@@ -87,7 +85,6 @@ class Backend:
         self.periodic_func = periodic_func
         self.invalidate_func = invalidate_func
         self.clean_func = clean_func
-        self.init_func = init_func
         self._backend_type = backend_type
         # Keys under these prefixes are read from memory after the first time (see
         # storage_cache): the engine's configuration and roles, read by nearly every request.
@@ -101,8 +98,7 @@ class Backend:
         self._config = config
 
     def initialize(self) -> None:
-        if self.init_func is not None:
-            self.init_func(self._cached(self.config.storage))
+        """Vault's Initialize, once the mount is set up: nothing to do here."""
 
     def special_paths(self) -> logical.SpecialPaths:
         return self._special_paths

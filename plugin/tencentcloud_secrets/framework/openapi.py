@@ -276,39 +276,14 @@ def _split_fields(
     return path_fields, query_fields, body_fields
 
 
-def _responses(doc: JSON, operation: str, op: Operation, operation_id: str) -> dict[str, JSON]:
-    schemas: JSON = doc["components"]["schemas"]
-    if not op.responses:
-        if operation == logical.DELETE:
-            return {"204": {"description": "empty body"}}
-        if operation == logical.LIST:
-            schemas["StandardListResponse"] = _STANDARD_LIST_RESPONSE
-            ref = {"$ref": "#/components/schemas/StandardListResponse"}
-            return {"200": {"description": "OK", "content": {"application/json": {"schema": ref}}}}
-        return {"200": {"description": "OK"}}
-    out: dict[str, JSON] = {}
-    for code, declared in sorted(op.responses.items()):
-        description = declared[0].description if declared else ""
-        content: JSON = {}
-        for response in declared:
-            if response.example is not None:
-                media = response.media_type or "application/json"
-                content.setdefault(media, {"schema": {"example": {"data": dict(response.example)}}})
-            if response.fields:
-                name = hyphenated_to_title_case(operation_id) + "Response"
-                schemas[name] = {
-                    "type": "object",
-                    "properties": {
-                        key: _property_schema(field)
-                        for key, field in sorted(response.fields.items())
-                    },
-                }
-                content = {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}}
-        entry: JSON = {"description": description}
-        if content:
-            entry["content"] = content
-        out[str(code)] = entry
-    return out
+def _responses(doc: JSON, operation: str) -> dict[str, JSON]:
+    if operation == logical.DELETE:
+        return {"204": {"description": "empty body"}}
+    if operation == logical.LIST:
+        doc["components"]["schemas"]["StandardListResponse"] = _STANDARD_LIST_RESPONSE
+        ref = {"$ref": "#/components/schemas/StandardListResponse"}
+        return {"200": {"description": "OK", "content": {"application/json": {"schema": ref}}}}
+    return {"200": {"description": "OK"}}
 
 
 def document_path(doc: JSON, path: Path, context: DocumentContext) -> None:
@@ -341,7 +316,7 @@ def document_path(doc: JSON, path: Path, context: DocumentContext) -> None:
         list_operation: JSON | None = None
         for operation in _OPERATION_ORDER:
             op = path.operations.get(operation)
-            if op is None or op.unpublished or unpublished:
+            if op is None or unpublished:
                 continue
             if operation == logical.CREATE:
                 item["x-vault-createSupported"] = True
@@ -447,7 +422,7 @@ def _operation_json(
         )
         if parameters:
             oas["parameters"] = sorted(parameters, key=lambda p: str(p["name"]))
-    oas["responses"] = _responses(doc, operation, op, operation_id)
+    oas["responses"] = _responses(doc, operation)
     if op.deprecated:
         oas["deprecated"] = True
     return oas

@@ -67,16 +67,6 @@ def optional_parts(*parts: str) -> str:
 
 
 @dataclasses.dataclass(frozen=True)
-class OperationResponse:
-    """One documented response of an operation (for OpenAPI only)."""
-
-    description: str
-    fields: Mapping[str, Field] = dataclasses.field(default_factory=dict)
-    media_type: str = ""
-    example: Mapping[str, Any] | None = None
-
-
-@dataclasses.dataclass(frozen=True)
 class Operation:
     """A handler for one operation on a path, with what help and OpenAPI say about it."""
 
@@ -84,9 +74,7 @@ class Operation:
     summary: str = ""
     description: str = ""
     display_attrs: DisplayAttributes | None = None
-    responses: Mapping[int, tuple[OperationResponse, ...]] = dataclasses.field(default_factory=dict)
     examples: tuple[Mapping[str, Any], ...] = ()
-    unpublished: bool = False
     deprecated: bool = False
     # Runs on the server's event loop instead of a worker thread, which saves two thread
     # switches. Only for handlers that touch nothing but storage and take no lock: while it

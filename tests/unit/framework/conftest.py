@@ -20,7 +20,6 @@ class Calls:
     invalidated: list[str] = dataclasses.field(default_factory=list)
     periodic: int = 0
     cleaned: int = 0
-    initialized: int = 0
 
 
 class SampleBackend(fw.Backend):
@@ -76,7 +75,6 @@ class SampleBackend(fw.Backend):
             periodic_func=self.periodic,
             invalidate_func=self.calls.invalidated.append,
             clean_func=self.clean,
-            init_func=self.init,
         )
 
     def role_exists(self, request: logical.Request, data: fw.FieldData) -> bool:
@@ -120,9 +118,6 @@ class SampleBackend(fw.Backend):
 
     def clean(self) -> None:
         self.calls.cleaned += 1
-
-    def init(self, storage: logical.Storage) -> None:
-        self.calls.initialized += 1
 
 
 @pytest.fixture
