@@ -23,7 +23,6 @@ from tencentcloud_secrets.role import (
     CAM_USER,
     DEFAULT_SESSION_NAME_TEMPLATE,
     DEFAULT_USERNAME_TEMPLATE,
-    CamGroup,
     Role,
     read_role,
     sts_bounds,
@@ -48,7 +47,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-GROUP_FULL = "InvalidParameter.GroupUserFull"
 # Vault must receive the answer before its deadline: a credential made later than this
 # margin before the deadline is left to the rollback instead of being handed out.
 ANSWER_MARGIN = 1.0
@@ -65,10 +63,6 @@ FIELDS = {
         "Not accepted here: the external ID is part of the role (set it with role/<name>).",
     ),
 }
-
-
-def _memberships(groups: tuple[CamGroup, ...], uin: int) -> cm.AddUserToGroupRequest:
-    return cm.AddUserToGroupRequest(tuple(cm.GroupMembership(g.group_id, uin=uin) for g in groups))
 
 
 def _render(field: str, text: str, request: logical.Request, role_name: str) -> str:
@@ -154,7 +148,14 @@ class CredsPaths:
             self._undo_user(storage, wal_id, username, created, None)
             raise logical.CodedError(504, "Vault's request deadline passed while issuing")
         # The last step before the answer: from here the lease accounts for the user.
-        fw.delete_wal(storage, wal_id)
+        try:
+            fw.delete_wal(storage, wal_id)
+        except logical.StorageError:
+            # The entry may be gone with only its answer lost: then nothing would account
+            # for the user once this request fails. Take the user back first (the entry, if
+            # it survived, then finds nothing to roll back).
+            self._undo_user(storage, wal_id, username, created, None)
+            raise
         log.info("issued cam_user credential", extra={"role": name, "username": username})
         response = backend.secret_type.response(
             {

@@ -179,6 +179,46 @@ def test_a_cancelled_issue_whose_cleanup_fails_keeps_the_wal_entry(
     assert user_names(emulator) == []
 
 
+class _LostDeleteAnswer(logical.InmemStorage):
+    """Storage whose first delete of a WAL entry happens, then reports a failure: the answer
+    lost on its way back from Vault."""
+
+    def __init__(self, inner: logical.InmemStorage) -> None:
+        super().__init__()
+        self._inner = inner
+        self.lost = 0
+
+    def list(self, prefix: str) -> list[str]:
+        return self._inner.list(prefix)
+
+    def get(self, key: str) -> logical.StorageEntry | None:
+        return self._inner.get(key)
+
+    def put(self, entry: logical.StorageEntry) -> None:
+        self._inner.put(entry)
+
+    def delete(self, key: str) -> None:
+        self._inner.delete(key)
+        if key.startswith(fw.WAL_PREFIX) and not self.lost:
+            self.lost += 1
+            raise logical.StorageError("connection reset after the delete")
+
+
+def test_a_wal_delete_whose_answer_is_lost_takes_the_user_back(
+    engine: Mount, emulator: RunningEmulator
+) -> None:
+    """The entry is gone but the issue cannot know it: without the user taken back, a failed
+    request would leave a user that no lease and no entry accounts for."""
+    engine("update", "role/app", remote_policies=COS_READ)
+    storage = _LostDeleteAnswer(engine.storage)
+    request = logical.Request(operation="read", path="creds/app", storage=storage)
+    with pytest.raises(logical.StorageError):
+        engine.backend.handle_request(request)
+    assert storage.lost == 1
+    assert user_names(emulator) == []
+    assert engine.wal() == []
+
+
 # --- a full extra group --------------------------------------------------------------------
 
 
