@@ -17,10 +17,13 @@ from cryptography.x509.oid import NameOID
 from grpclib.client import Channel, UnaryUnaryMethod
 from grpclib.config import Configuration
 from grpclib.exceptions import StreamTerminatedError
-from grpclib.health.v1.health_pb2 import HealthCheckRequest, HealthCheckResponse
 
 from tencentcloud_secrets import PLUGIN_VERSION
 from tencentcloud_secrets_shim._proto.goplugin import controller_pb2
+from tencentcloud_secrets_shim._proto.goplugin.health_pb2 import (
+    HealthCheckRequest,
+    HealthCheckResponse,
+)
 from tencentcloud_secrets_shim._proto.vault import multiplexing_pb2
 from tencentcloud_secrets_shim._proto.vault.logical import version_pb2
 from tests.support.plugin_process import (

@@ -27,12 +27,15 @@ from pathlib import Path
 import pytest
 from grpclib.client import Channel
 from grpclib.config import Configuration
-from grpclib.health.v1.health_pb2 import HealthCheckRequest, HealthCheckResponse
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from tencentcloud_emulator.testing import RunningEmulator
 from tencentcloud_secrets import PLUGIN_VERSION
+from tencentcloud_secrets_shim._proto.goplugin.health_pb2 import (
+    HealthCheckRequest,
+    HealthCheckResponse,
+)
 from tencentcloud_secrets_shim._proto.vault.logical import version_pb2
 from tests.support.plugin_process import (
     HANDSHAKE,

@@ -10,8 +10,11 @@ import ssl
 from pathlib import Path
 
 from grpclib.client import Channel, UnaryUnaryMethod
-from grpclib.health.v1.health_pb2 import HealthCheckRequest, HealthCheckResponse
 
+from tencentcloud_secrets_shim._proto.goplugin.health_pb2 import (
+    HealthCheckRequest,
+    HealthCheckResponse,
+)
 from tencentcloud_secrets_shim._proto.vault.logical import version_pb2
 from tools.vaultserver import vault_like_certificate
 
