@@ -21,6 +21,7 @@ from tencentcloud.sts.v20180813 import sts_client
 
 from tencentcloud_emulator.testing import RunningEmulator
 from tencentcloud_secrets.tencentcloud.signer import sign
+from tests.support.sdk import build
 
 
 @dataclasses.dataclass
@@ -175,18 +176,15 @@ def make_user(sdk: Sdk) -> MakeUser:
     cam = sdk.cam()
 
     def make(name: str, *, policies: Sequence[int] = (), groups: Sequence[int] = ()) -> SubUser:
-        request = cam_models.AddUserRequest()
-        request.from_json_string(json.dumps({"Name": name, "UseApi": 1}))
-        made = cam.AddUser(request)
+        made = cam.AddUser(build(cam_models.AddUserRequest, Name=name, UseApi=1))
         for policy_id in policies:
-            attach = cam_models.AttachUserPolicyRequest()
-            attach.from_json_string(json.dumps({"PolicyId": policy_id, "AttachUin": made.Uin}))
+            attach = build(
+                cam_models.AttachUserPolicyRequest, PolicyId=policy_id, AttachUin=made.Uin
+            )
             cam.AttachUserPolicy(attach)
         if groups:
-            join = cam_models.AddUserToGroupRequest()
             info = [{"GroupId": g, "Uin": made.Uin} for g in groups]
-            join.from_json_string(json.dumps({"Info": info}))
-            cam.AddUserToGroup(join)
+            cam.AddUserToGroup(build(cam_models.AddUserToGroupRequest, Info=info))
         return SubUser(name, made.Uin, made.SecretId, made.SecretKey)
 
     return make

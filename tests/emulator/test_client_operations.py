@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
-import time
 import urllib.parse
 from collections.abc import Iterator
 
@@ -24,11 +20,11 @@ from tencentcloud_secrets.tencentcloud import (
 )
 from tencentcloud_secrets.tencentcloud import models_cam as cam
 from tencentcloud_secrets.tencentcloud import models_sts as sts
+from tests.support.web_identity import web_identity_token
 
 POLICY = json.dumps(
     {"version": "2.0", "statement": [{"effect": "allow", "action": ["cos:*"], "resource": ["*"]}]}
 )
-OIDC_SECRET = "emulator-demo-oidc-secret-not-real"
 
 
 def _client(emulator: RunningEmulator, creds: Credentials | None = None) -> TencentCloudClient:
@@ -168,18 +164,6 @@ def test_federation_token_and_caller_identity(client: TencentCloudClient) -> Non
     assert fed.expiration
 
 
-def _jwt(subject: str, audience: str) -> str:
-    def b64(raw: bytes) -> str:
-        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-    head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
-    body = b64(
-        json.dumps({"sub": subject, "aud": audience, "exp": int(time.time()) + 3600}).encode()
-    )
-    sig = hmac.new(OIDC_SECRET.encode(), f"{head}.{body}".encode(), hashlib.sha256).digest()
-    return f"{head}.{body}.{b64(sig)}"
-
-
 def test_assume_role_with_web_identity_is_unsigned(
     client: TencentCloudClient, emulator: RunningEmulator
 ) -> None:
@@ -187,7 +171,7 @@ def test_assume_role_with_web_identity_is_unsigned(
     assert role.role_arn
     creds = client.sts.assume_role_with_web_identity(
         sts.AssumeRoleWithWebIdentityRequest(
-            "demo-idp", role.role_arn, "web-session", _jwt("alice", "vault-demo"), 900
+            "demo-idp", role.role_arn, "web-session", web_identity_token("alice", "vault-demo"), 900
         )
     )
     assert creds.tmp_secret_id

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import json
-import queue
 import subprocess
 import sys
-import threading
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pytest
 import yaml
 
 from tencentcloud_emulator.testing import RunningEmulator
+from tests.support.emulator_cli import emulator_process
 
 SEED = {
     "accounts": [
@@ -43,25 +41,6 @@ SEED = {
         }
     ]
 }
-
-
-def _line_reader(stream: IO[str]) -> Callable[[], str]:
-    """Lines from a child's output, each awaited for at most 30 s: a failure, not a hang."""
-    lines: queue.Queue[str] = queue.Queue()
-
-    def pump() -> None:
-        for line in stream:
-            lines.put(line)
-
-    threading.Thread(target=pump, daemon=True).start()
-
-    def next_line() -> str:
-        try:
-            return lines.get(timeout=30)
-        except queue.Empty:
-            pytest.fail("no output from the emulator within 30 s")
-
-    return next_line
 
 
 def admin(emulator: RunningEmulator, method: str, path: str, body: Any = None) -> tuple[int, Any]:
@@ -151,12 +130,7 @@ def test_command_line(tmp_path: Path) -> None:
     faults_file.write_text(
         yaml.safe_dump({"faults": [{"action": "GetUser", "code": "InternalError"}]})
     )
-    command = [
-        sys.executable,
-        "-m",
-        "tencentcloud_emulator",
-        "--port",
-        "0",
+    with emulator_process(
         "--seed",
         str(seed_file),
         "--faults",
@@ -166,15 +140,11 @@ def test_command_line(tmp_path: Path) -> None:
         "--latency-ms",
         "1",
         "--no-throttle",
-    ]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        read_line = _line_reader(process.stdout)
-        first = read_line()
+    ) as running:
+        first = running.listening_line
         assert first.startswith("tencentcloud-emulator listening on http://127.0.0.1:")
-        endpoint = first.rsplit(" ", 1)[1].strip()
-        second = read_line()
+        endpoint = running.endpoint
+        second = running.next_line()
         assert "AKID" + "S" * 32 in second
         assert "K" * 32 not in second
         with urllib.request.urlopen(f"{endpoint}/_emulator/state", timeout=10) as response:
@@ -185,9 +155,6 @@ def test_command_line(tmp_path: Path) -> None:
         assert faults["throttle"]["enabled"] is False
         assert faults["faults"][0]["action"] == "GetUser"
         assert faults["latency"]["fixed_ms"] == 1
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def test_command_line_rejects_a_bad_seed(tmp_path: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -11,6 +10,8 @@ from tencentcloud.cam.v20190116 import models as cam_models
 from tencentcloud.sts.v20180813 import models
 
 from tencentcloud_emulator.testing import RunningEmulator
+from tests.support.sdk import build
+from tests.support.seed import OIDC_PROVIDER, OIDC_ROLE_ARN
 
 ErrorCode = Callable[[Callable[[], object]], str]
 
@@ -48,9 +49,9 @@ def test_skip_only_for_unsigned_actions(raw: Any) -> None:
     code = raw.code("AssumeRole", {}, service="sts", authorization="SKIP")
     assert code == "AuthFailure.InvalidAuthorization"
     params = {
-        "ProviderId": "demo-idp",
+        "ProviderId": OIDC_PROVIDER,
         "WebIdentityToken": "a.b.c",
-        "RoleArn": "qcs::cam::uin/100000000001:roleName/vault-demo-oidc-role",
+        "RoleArn": OIDC_ROLE_ARN,
         "RoleSessionName": "unsigned",
     }
     code = raw.code("AssumeRoleWithWebIdentity", params, service="sts", authorization="SKIP")
@@ -59,9 +60,9 @@ def test_skip_only_for_unsigned_actions(raw: Any) -> None:
 
 def test_sdk_skip_sign_option_reaches_web_identity(sdk: Any, error_code: ErrorCode) -> None:
     params = {
-        "ProviderId": "demo-idp",
+        "ProviderId": OIDC_PROVIDER,
         "WebIdentityToken": "a.b.c",
-        "RoleArn": "qcs::cam::uin/100000000001:roleName/vault-demo-oidc-role",
+        "RoleArn": OIDC_ROLE_ARN,
         "RoleSessionName": "unsigned",
     }
     sts = sdk.sts()
@@ -101,32 +102,28 @@ def test_form_post_is_accepted(raw: Any) -> None:
 
 def test_inactive_and_deleted_keys_stop_working(sdk: Any, error_code: ErrorCode) -> None:
     cam = sdk.cam()
-    request = cam_models.AddUserRequest()
-    request.from_json_string(json.dumps({"Name": "keyed", "UseApi": 1}))
-    user = cam.AddUser(request)
+    user = cam.AddUser(build(cam_models.AddUserRequest, Name="keyed", UseApi=1))
     as_user = sdk.sts(user.SecretId, user.SecretKey)
     who = models.GetCallerIdentityRequest()
     assert as_user.GetCallerIdentity(who).UserId == str(user.Uin)
 
-    update = cam_models.UpdateAccessKeyRequest()
-    update.from_json_string(
-        json.dumps({"AccessKeyId": user.SecretId, "Status": "Inactive", "TargetUin": user.Uin})
+    update = build(
+        cam_models.UpdateAccessKeyRequest,
+        AccessKeyId=user.SecretId,
+        Status="Inactive",
+        TargetUin=user.Uin,
     )
     cam.UpdateAccessKey(update)
     assert error_code(lambda: as_user.GetCallerIdentity(who)) == "AuthFailure.SecretIdNotFound"
 
-    delete = cam_models.DeleteUserRequest()
-    delete.from_json_string(json.dumps({"Name": "keyed", "Force": 1}))
-    cam.DeleteUser(delete)
+    cam.DeleteUser(build(cam_models.DeleteUserRequest, Name="keyed", Force=1))
     assert error_code(lambda: as_user.GetCallerIdentity(who)) == "AuthFailure.SecretIdNotFound"
 
 
 def test_key_activation_delay(sdk: Any, emulator: RunningEmulator, error_code: ErrorCode) -> None:
     emulator.set_faults({"key_activation_delay": 30})
     cam = sdk.cam()
-    request = cam_models.AddUserRequest()
-    request.from_json_string(json.dumps({"Name": "slow", "UseApi": 1}))
-    user = cam.AddUser(request)
+    user = cam.AddUser(build(cam_models.AddUserRequest, Name="slow", UseApi=1))
     as_user = sdk.sts(user.SecretId, user.SecretKey)
     who = models.GetCallerIdentityRequest()
     assert error_code(lambda: as_user.GetCallerIdentity(who)) == "AuthFailure.SecretIdNotFound"

@@ -3,7 +3,6 @@ sub-users may not touch the main account's keys."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -11,22 +10,13 @@ from tencentcloud.cam.v20190116 import models
 from tencentcloud.sts.v20180813 import models as sts_models
 
 from tencentcloud_emulator.testing import RunningEmulator
+from tests.support.account import access_key_ids
+from tests.support.sdk import build
+from tests.support.seed import DEMO_ROLE_ARN
 
 ErrorCode = Callable[[Callable[[], object]], str]
 CAM_FULL = 2  # QcloudCamFullAccess in the packaged seed
 STS_FULL = 31425  # QcloudSTSFullAccess
-ROLE_ARN = "qcs::cam::uin/100000000001:roleName/vault-demo-role"
-
-
-def build(cls: Any, **fields: Any) -> Any:
-    request = cls()
-    request.from_json_string(json.dumps(fields))
-    return request
-
-
-def _key_ids(emu: RunningEmulator, uin: int) -> list[str]:
-    keys = emu.state["accounts"][0]["AccessKeys"]
-    return sorted(k["AccessKeyId"] for k in keys if k["Uin"] == uin)
 
 
 def test_root_key_defaults_to_the_root(sdk: Any, emulator: RunningEmulator) -> None:
@@ -34,9 +24,11 @@ def test_root_key_defaults_to_the_root(sdk: Any, emulator: RunningEmulator) -> N
     listed = cam.ListAccessKeys(models.ListAccessKeysRequest()).AccessKeys
     assert [k.AccessKeyId for k in listed] == [emulator.secret_id]
     made = cam.CreateAccessKey(models.CreateAccessKeyRequest()).AccessKey
-    assert sorted([emulator.secret_id, made.AccessKeyId]) == _key_ids(emulator, emulator.owner_uin)
+    assert sorted([emulator.secret_id, made.AccessKeyId]) == access_key_ids(
+        emulator, emulator.owner_uin
+    )
     cam.DeleteAccessKey(build(models.DeleteAccessKeyRequest, AccessKeyId=made.AccessKeyId))
-    assert _key_ids(emulator, emulator.owner_uin) == [emulator.secret_id]
+    assert access_key_ids(emulator, emulator.owner_uin) == [emulator.secret_id]
 
 
 def test_sub_user_key_defaults_to_that_sub_user(
@@ -48,19 +40,19 @@ def test_sub_user_key_defaults_to_that_sub_user(
     assert [k.AccessKeyId for k in listed] == [alice.secret_id]
 
     second = as_alice.CreateAccessKey(models.CreateAccessKeyRequest()).AccessKey
-    assert _key_ids(emulator, alice.uin) == sorted([alice.secret_id, second.AccessKeyId])
-    assert _key_ids(emulator, emulator.owner_uin) == [emulator.secret_id]
+    assert access_key_ids(emulator, alice.uin) == sorted([alice.secret_id, second.AccessKeyId])
+    assert access_key_ids(emulator, emulator.owner_uin) == [emulator.secret_id]
 
     as_alice.UpdateAccessKey(
         build(models.UpdateAccessKeyRequest, AccessKeyId=second.AccessKeyId, Status="Inactive")
     )
     as_alice.DeleteAccessKey(build(models.DeleteAccessKeyRequest, AccessKeyId=second.AccessKeyId))
-    assert _key_ids(emulator, alice.uin) == [alice.secret_id]
+    assert access_key_ids(emulator, alice.uin) == [alice.secret_id]
 
     # The root's key id without TargetUin names a key that is not the caller's.
     root_key = build(models.DeleteAccessKeyRequest, AccessKeyId=emulator.secret_id)
     assert error_code(lambda: as_alice.DeleteAccessKey(root_key)) == "OperationDenied.UinNotMatch"
-    assert _key_ids(emulator, emulator.owner_uin) == [emulator.secret_id]
+    assert access_key_ids(emulator, emulator.owner_uin) == [emulator.secret_id]
 
 
 def test_sub_user_cannot_touch_the_main_account_keys(
@@ -86,7 +78,7 @@ def test_sub_user_cannot_touch_the_main_account_keys(
     ]
     assert [error_code(c) for c in calls] == ["OperationDenied.SubUin"] * 4
     assert emulator.state["accounts"][0]["AccessKeys"][0]["Status"] == "Active"
-    assert _key_ids(emulator, owner) == [emulator.secret_id]
+    assert access_key_ids(emulator, owner) == [emulator.secret_id]
 
 
 def test_role_session_has_no_keys_of_its_own(
@@ -97,14 +89,14 @@ def test_role_session_has_no_keys_of_its_own(
     )
     sts = sdk.sts()
     tmp = sts.AssumeRole(
-        build(sts_models.AssumeRoleRequest, RoleArn=ROLE_ARN, RoleSessionName="keys")
+        build(sts_models.AssumeRoleRequest, RoleArn=DEMO_ROLE_ARN, RoleSessionName="keys")
     ).Credentials
     cam = sdk.cam(tmp.TmpSecretId, tmp.TmpSecretKey, tmp.Token)
     code = error_code(lambda: cam.ListAccessKeys(models.ListAccessKeysRequest()))
     assert code == "InvalidParameter.UserNotExist"
     code = error_code(lambda: cam.CreateAccessKey(models.CreateAccessKeyRequest()))
     assert code == "InvalidParameter.UserNotExist"
-    assert _key_ids(emulator, emulator.owner_uin) == [emulator.secret_id]
+    assert access_key_ids(emulator, emulator.owner_uin) == [emulator.secret_id]
 
 
 def test_key_of_another_user_is_uin_not_match(

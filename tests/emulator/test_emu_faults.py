@@ -15,14 +15,14 @@ from tencentcloud.cam.v20190116 import models
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
 
 from tencentcloud_emulator.testing import RunningEmulator
+from tests.support.account import user_names
+from tests.support.sdk import build
 
 ErrorCode = Callable[[Callable[[], object]], str]
 
 
 def add_user(cam: Any, name: str) -> Any:
-    request = models.AddUserRequest()
-    request.from_json_string(json.dumps({"Name": name, "UseApi": 0}))
-    return cam.AddUser(request)
+    return cam.AddUser(build(models.AddUserRequest, Name=name, UseApi=0))
 
 
 def test_nth_call_fails_with_the_given_code(
@@ -79,10 +79,6 @@ def test_throttling_can_be_disabled(sdk: Any, emulator: RunningEmulator) -> None
     cam = sdk.cam()
     for n in range(3):
         add_user(cam, f"free{n}")
-
-
-def user_names(emulator: RunningEmulator) -> list[str]:
-    return [u["Name"] for u in emulator.state["accounts"][0]["Users"]]
 
 
 @pytest.mark.parametrize("drop", [True, "after"])

@@ -7,13 +7,9 @@ from __future__ import annotations
 
 import http.client
 import json
-import queue
 import socket
-import subprocess
-import sys
-import threading
 import time
-from typing import IO, Any
+from typing import Any
 
 import pytest
 
@@ -23,6 +19,7 @@ from tencentcloud_emulator.metadata import PREFIX as METADATA
 from tencentcloud_emulator.server import EmulatorServer
 from tencentcloud_emulator.testing import RunningEmulator
 from tencentcloud_secrets.tencentcloud.signer import sign
+from tests.support.emulator_cli import emulator_process
 
 CLOCK = "/_emulator/clock"
 JSON = "application/json"
@@ -251,26 +248,10 @@ def test_a_chunked_body_is_refused(emulator: RunningEmulator) -> None:
 # --- listening beyond loopback ---------------------------------------------------------------
 
 
-def _first_line(stream: IO[str]) -> str:
-    """The first line of a child's output, awaited for at most 30 s: a failure, not a hang."""
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: lines.put(stream.readline()), daemon=True).start()
-    try:
-        return lines.get(timeout=30)
-    except queue.Empty:
-        pytest.fail("no output from the emulator within 30 s")
-
-
 def _stderr_of_a_start(*args: str) -> str:
-    command = [sys.executable, "-m", "tencentcloud_emulator", "--port", "0", *args]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        assert "listening on" in _first_line(process.stdout)
-    finally:
-        process.terminate()
-        _, stderr = process.communicate(timeout=10)
-    return stderr
+    with emulator_process(*args) as running:
+        assert "listening on" in running.listening_line
+    return running.stderr
 
 
 def test_listening_beyond_loopback_is_warned_about() -> None:

@@ -9,17 +9,12 @@ from typing import Any
 from tencentcloud.cam.v20190116 import models
 
 from tencentcloud_emulator.testing import RunningEmulator
+from tests.support.sdk import build
 
 ErrorCode = Callable[[Callable[[], object]], str]
 DOC = json.dumps(
     {"version": "2.0", "statement": [{"effect": "allow", "action": "cos:*", "resource": "*"}]}
 )
-
-
-def build(cls: Any, **fields: Any) -> Any:
-    request = cls()
-    request.from_json_string(json.dumps(fields))
-    return request
 
 
 def add_user(cam: Any, name: str, use_api: int = 0) -> Any:

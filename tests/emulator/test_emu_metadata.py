@@ -3,7 +3,6 @@ hands out are live role sessions (with the role's permissions)."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -17,6 +16,8 @@ from tencentcloud_emulator.metadata import PREFIX
 from tencentcloud_emulator.seed import SeedError, default_seed
 from tencentcloud_emulator.testing import RunningEmulator
 from tencentcloud_secrets.tencentcloud.credentials import InstanceRoleProvider
+from tests.support.request_log import action_names
+from tests.support.sdk import build
 
 ErrorCode = Callable[[Callable[[], object]], str]
 
@@ -45,11 +46,10 @@ def test_lists_the_role_and_serves_working_credentials(
     assert who.Arn.startswith("qcs::sts:100000000001:assumed-role/4611686018427397919/")
     cam = sdk.cam(doc["TmpSecretId"], doc["TmpSecretKey"], doc["Token"])
     assert cam.ListUsers(models.ListUsersRequest()).Data == []  # the role may read CAM
-    add = models.AddUserRequest()
-    add.from_json_string(json.dumps({"Name": "x"}))
+    add = build(models.AddUserRequest, Name="x")
     assert error_code(lambda: cam.AddUser(add)) == "AuthFailure.UnauthorizedOperation"
     # The metadata service is no API call: nothing in the request log.
-    assert [e["action"] for e in emulator.requests()] == [
+    assert action_names(emulator) == [
         "GetCallerIdentity",
         "ListUsers",
         "AddUser",

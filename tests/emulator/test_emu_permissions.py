@@ -16,17 +16,13 @@ from tencentcloud.sts.v20180813 import models as sts_models
 from tencentcloud_emulator import cli
 from tencentcloud_emulator.testing import RunningEmulator
 from tests.emulator.conftest import Sdk
+from tests.support.account import user_names
+from tests.support.sdk import build
+from tests.support.seed import DEMO_ROLE_ARN
 
 ErrorCode = Callable[[Callable[[], object]], str]
 DENIED = "AuthFailure.UnauthorizedOperation"
-ROLE_ARN = "qcs::cam::uin/100000000001:roleName/vault-demo-role"
 CAM_FULL, STS_FULL = 2, 31425
-
-
-def build(cls: Any, **fields: Any) -> Any:
-    request = cls()
-    request.from_json_string(json.dumps(fields))
-    return request
 
 
 def doc(*statements: dict[str, Any]) -> str:
@@ -68,8 +64,7 @@ def test_only_get_user_allowed(
     add = build(models.AddUserRequest, Name="intruder", UseApi=1)
     assert error_code(lambda: cam.AddUser(add)) == DENIED
     assert error_code(lambda: cam.ListUsers(models.ListUsersRequest())) == DENIED
-    names = [u["Name"] for u in emulator.state["accounts"][0]["Users"]]
-    assert names == ["reader"]
+    assert user_names(emulator) == ["reader"]
 
 
 def test_group_policies_count(sdk: Any, make_user: Any, policy: Any, error_code: ErrorCode) -> None:
@@ -154,7 +149,9 @@ def test_key_actions_are_resource_level(
 
 def _assume(sdk: Any, **extra: Any) -> Any:
     sts = sdk.sts()
-    request = build(sts_models.AssumeRoleRequest, RoleArn=ROLE_ARN, RoleSessionName="s1", **extra)
+    request = build(
+        sts_models.AssumeRoleRequest, RoleArn=DEMO_ROLE_ARN, RoleSessionName="s1", **extra
+    )
     creds = sts.AssumeRole(request).Credentials
     return sdk.cam(creds.TmpSecretId, creds.TmpSecretKey, creds.Token)
 
@@ -212,7 +209,7 @@ def test_sts_actions_need_sts_permissions(sdk: Any, make_user: Any, error_code: 
     sts = sdk.sts(plain.secret_id, plain.secret_key)
     # Knowing who one is needs no permission.
     assert sts.GetCallerIdentity(sts_models.GetCallerIdentityRequest()).UserId == str(plain.uin)
-    assume = build(sts_models.AssumeRoleRequest, RoleArn=ROLE_ARN, RoleSessionName="s1")
+    assume = build(sts_models.AssumeRoleRequest, RoleArn=DEMO_ROLE_ARN, RoleSessionName="s1")
     assert error_code(lambda: sts.AssumeRole(assume)) == "UnauthorizedOperation"
     allowed = make_user("assumer", policies=[STS_FULL])
     granted = sdk.sts(allowed.secret_id, allowed.secret_key)

@@ -5,12 +5,8 @@ privately and on its own shortly after a change."""
 from __future__ import annotations
 
 import json
-import os
-import re
 import signal
 import stat
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -28,15 +24,11 @@ from tencentcloud_emulator import persistence
 from tencentcloud_emulator.core import Emulator, Options
 from tencentcloud_emulator.seed import default_seed
 from tencentcloud_emulator.testing import RunningEmulator, running_emulator
+from tests.support.emulator_cli import emulator_process
+from tests.support.sdk import build
+from tests.support.seed import DEMO_ROLE_ARN
 
-ROLE_ARN = "qcs::cam::uin/100000000001:roleName/vault-demo-role"
 CAM_READ_ONLY = 3
-
-
-def build(cls: Any, **fields: Any) -> Any:
-    request = cls()
-    request.from_json_string(json.dumps(fields))
-    return request
 
 
 def _profile(emu: RunningEmulator) -> ClientProfile:
@@ -65,7 +57,7 @@ def test_users_keys_sessions_and_clock_survive_a_restart(tmp_path: Path) -> None
             )
         )
         issued = sts(emu, emu.secret_id, emu.secret_key).AssumeRole(
-            build(sts_models.AssumeRoleRequest, RoleArn=ROLE_ARN, RoleSessionName="kept")
+            build(sts_models.AssumeRoleRequest, RoleArn=DEMO_ROLE_ARN, RoleSessionName="kept")
         )
         emu.advance_clock(60)
         before = emu.state
@@ -159,24 +151,10 @@ def test_without_state_dir_nothing_is_written(tmp_path: Path, monkeypatch: Any) 
 
 
 def test_command_line_saves_on_sigterm(tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "tencentcloud_emulator", "--port", "0"]
-    process = subprocess.Popen(
-        [*command, "--state-dir", str(tmp_path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        assert process.stdout is not None
-        endpoint = None
-        for line in process.stdout:
-            found = re.search(r"listening on http://(\S+)", line)
-            if found:
-                endpoint = found.group(1)
-                break
-        assert endpoint is not None
-        profile = ClientProfile(httpProfile=HttpProfile(endpoint=endpoint, protocol="http"))
+    with emulator_process("--state-dir", str(tmp_path)) as running:
+        profile = ClientProfile(
+            httpProfile=HttpProfile(endpoint=running.host_port, protocol="http")
+        )
         client = cam_client.CamClient(
             credential.Credential(
                 "AKIDEmulatorDemoRootKey0000000000000", "EmulatorDemoSecretKeyNotReal0000"
@@ -185,8 +163,6 @@ def test_command_line_saves_on_sigterm(tmp_path: Path) -> None:
             profile,
         )
         client.AddUser(build(cam_models.AddUserRequest, Name="cli-user"))
-    finally:
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=10) == 0
+        assert running.stop(signal.SIGTERM) == 0
     saved = json.loads((tmp_path / persistence.STATE_FILE).read_text())
     assert "cli-user" in [u["name"] for u in saved["accounts"][0]["users"]]

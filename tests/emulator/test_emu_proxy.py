@@ -5,12 +5,8 @@ nothing addressed to another host is ever forwarded."""
 from __future__ import annotations
 
 import json
-import os
-import re
 import signal
 import ssl
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,8 +28,10 @@ from tencentcloud_emulator.hosts import service_of
 from tencentcloud_emulator.testing import RunningEmulator, running_emulator
 from tencentcloud_emulator.tls import CertificateAuthority
 from tencentcloud_secrets.tencentcloud.signer import sign
-
-ROLE_ARN = "qcs::cam::uin/100000000001:roleName/vault-demo-role"
+from tests.support.account import user_names
+from tests.support.emulator_cli import emulator_process
+from tests.support.sdk import build
+from tests.support.seed import DEMO_ROLE_ARN
 
 
 @pytest.fixture(scope="module")
@@ -63,12 +61,6 @@ def default_profile(ca_file: Path) -> ClientProfile:
     return ClientProfile(httpProfile=HttpProfile(certification=str(ca_file)))
 
 
-def build(cls: Any, **fields: Any) -> Any:
-    request = cls()
-    request.from_json_string(json.dumps(fields))
-    return request
-
-
 def test_sdk_at_default_endpoints_reaches_cam_and_sts_through_the_proxy(
     proxy_env: RunningEmulator,
 ) -> None:
@@ -81,7 +73,7 @@ def test_sdk_at_default_endpoints_reaches_cam_and_sts_through_the_proxy(
     assert added.SecretId.startswith("AKID")
 
     issued = sts_client.StsClient(cred, "ap-guangzhou", profile).AssumeRole(
-        build(sts_models.AssumeRoleRequest, RoleArn=ROLE_ARN, RoleSessionName="proxied")
+        build(sts_models.AssumeRoleRequest, RoleArn=DEMO_ROLE_ARN, RoleSessionName="proxied")
     )
     creds = issued.Credentials
     temporary = credential.Credential(creds.TmpSecretId, creds.TmpSecretKey, creds.Token)
@@ -97,7 +89,7 @@ def test_sdk_at_default_endpoints_reaches_cam_and_sts_through_the_proxy(
         ("sts", "AssumeRole", "Success"),
         ("sts", "GetCallerIdentity", "Success"),
     ]
-    assert "through-proxy" in [u["Name"] for u in emu.state["accounts"][0]["Users"]]
+    assert "through-proxy" in user_names(emu)
 
 
 def test_regional_and_international_hosts_route_to_their_service(
@@ -226,22 +218,16 @@ def test_service_of_host(host: str, service: str | None) -> None:
 
 def test_command_line_writes_the_ca_before_serving_through_the_proxy(tmp_path: Path) -> None:
     ca_file = tmp_path / "ca.pem"
-    command = [sys.executable, "-m", "tencentcloud_emulator", "--port", "0", "--proxy-port", "0"]
-    process = subprocess.Popen(
-        [*command, "--ca-file", str(ca_file), "--log-level", "WARNING"],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        assert process.stdout is not None
-        proxy_url = None
-        for line in process.stdout:
-            found = re.search(r"HTTPS_PROXY=(\S+)", line)
-            if found:
-                proxy_url = found.group(1)
-                break
-        assert proxy_url is not None
+    with emulator_process(
+        "--proxy-port",
+        "0",
+        "--ca-file",
+        str(ca_file),
+        "--log-level",
+        "WARNING",
+        stop_with=signal.SIGINT,
+    ) as running:
+        proxy_url = running.line_matching(r"HTTPS_PROXY=(\S+)").group(1)
         assert ca_file.read_bytes().startswith(b"-----BEGIN CERTIFICATE-----")
         answer = requests.post(
             "https://sts.tencentcloudapi.com/",
@@ -251,6 +237,3 @@ def test_command_line_writes_the_ca_before_serving_through_the_proxy(tmp_path: P
             timeout=10,
         )
         assert answer.json()["Response"]["Error"]["Code"] == "MissingParameter"
-    finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=10)

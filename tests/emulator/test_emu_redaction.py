@@ -16,6 +16,8 @@ from tencentcloud.sts.v20180813 import models as sts_models
 
 from tencentcloud_emulator.testing import RunningEmulator
 from tencentcloud_secrets.tencentcloud.signer import sign
+from tests.support.sdk import build
+from tests.support.seed import DEMO_ROLE_ARN, OIDC_PROVIDER, OIDC_ROLE_ARN
 
 
 def admin_get(emulator: RunningEmulator, path: str) -> str:
@@ -30,44 +32,32 @@ def test_no_secret_in_logs_or_admin_views(
     secrets: list[str] = [emulator.secret_key]
     for method in ("POST", "GET"):
         cam = sdk.cam(method=method)
-        request = models.AddUserRequest()
         name = f"secretive-{method.lower()}"
         password = f"Pa55word!{method}"
-        request.from_json_string(
-            json.dumps({"Name": name, "UseApi": 1, "ConsoleLogin": 1, "Password": password})
+        request = build(
+            models.AddUserRequest, Name=name, UseApi=1, ConsoleLogin=1, Password=password
         )
         user = cam.AddUser(request)
         secrets += [user.SecretKey, password]
-        key_request = models.CreateAccessKeyRequest()
-        key_request.from_json_string(json.dumps({"TargetUin": user.Uin}))
+        key_request = build(models.CreateAccessKeyRequest, TargetUin=user.Uin)
         secrets.append(cam.CreateAccessKey(key_request).AccessKey.SecretAccessKey)
 
         sts = sdk.sts(method=method)
-        assume = sts_models.AssumeRoleRequest()
-        assume.from_json_string(
-            json.dumps(
-                {
-                    "RoleArn": "qcs::cam::uin/100000000001:roleName/vault-demo-role",
-                    "RoleSessionName": "redact",
-                }
-            )
+        assume = build(
+            sts_models.AssumeRoleRequest, RoleArn=DEMO_ROLE_ARN, RoleSessionName="redact"
         )
         creds = sts.AssumeRole(assume).Credentials
         secrets += [creds.TmpSecretKey, creds.Token]
         sdk.sts(creds.TmpSecretId, creds.TmpSecretKey, creds.Token).GetCallerIdentity(
             sts_models.GetCallerIdentityRequest()
         )
-        web = sts_models.AssumeRoleWithWebIdentityRequest()
         token = f"header.payload.signature-{method}"
-        web.from_json_string(
-            json.dumps(
-                {
-                    "ProviderId": "demo-idp",
-                    "WebIdentityToken": token,
-                    "RoleArn": "qcs::cam::uin/100000000001:roleName/vault-demo-oidc-role",
-                    "RoleSessionName": "redact",
-                }
-            )
+        web = build(
+            sts_models.AssumeRoleWithWebIdentityRequest,
+            ProviderId=OIDC_PROVIDER,
+            WebIdentityToken=token,
+            RoleArn=OIDC_ROLE_ARN,
+            RoleSessionName="redact",
         )
         with pytest.raises(TencentCloudSDKException) as refused:
             sts.AssumeRoleWithWebIdentity(web)
@@ -100,15 +90,7 @@ def test_no_secret_in_logs_or_admin_views(
 def test_logged_headers_keep_the_scope_but_not_the_signature_or_token(
     sdk: Any, raw: Any, emulator: RunningEmulator
 ) -> None:
-    assume = sts_models.AssumeRoleRequest()
-    assume.from_json_string(
-        json.dumps(
-            {
-                "RoleArn": "qcs::cam::uin/100000000001:roleName/vault-demo-role",
-                "RoleSessionName": "headers",
-            }
-        )
-    )
+    assume = build(sts_models.AssumeRoleRequest, RoleArn=DEMO_ROLE_ARN, RoleSessionName="headers")
     creds = sdk.sts().AssumeRole(assume).Credentials
     stamp = int(time.time())
     signed = sign(

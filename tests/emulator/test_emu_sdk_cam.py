@@ -11,6 +11,7 @@ import pytest
 from tencentcloud.cam.v20190116 import models
 
 from tencentcloud_emulator.testing import RunningEmulator
+from tests.support.sdk import build
 
 ErrorCode = Callable[[Callable[[], object]], str]
 
@@ -30,12 +31,6 @@ TRUST = json.dumps(
     }
 )
 CAM_TIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
-
-
-def build(cls: Any, **fields: Any) -> Any:
-    request = cls()
-    request.from_json_string(json.dumps(fields))
-    return request
 
 
 @pytest.fixture(params=["POST", "GET"])

@@ -3,9 +3,6 @@ expired, forged or missing tokens are rejected."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import time
 import urllib.parse
@@ -17,10 +14,11 @@ from tencentcloud.cam.v20190116 import models as cam_models
 from tencentcloud.sts.v20180813 import models
 
 from tencentcloud_emulator.testing import RunningEmulator
+from tests.support.sdk import build
+from tests.support.seed import DEMO_ROLE_ARN, OIDC_ROLE_ARN
+from tests.support.web_identity import signed_jwt
 
 ErrorCode = Callable[[Callable[[], object]], str]
-ROLE_ARN = "qcs::cam::uin/100000000001:roleName/vault-demo-role"
-OIDC_ROLE_ARN = "qcs::cam::uin/100000000001:roleName/vault-demo-oidc-role"
 POLICY = urllib.parse.quote(
     json.dumps(
         {"version": "2.0", "statement": [{"effect": "allow", "action": "cos:*", "resource": "*"}]}
@@ -28,30 +26,17 @@ POLICY = urllib.parse.quote(
 )
 
 
-def build(cls: Any, **fields: Any) -> Any:
-    request = cls()
-    request.from_json_string(json.dumps(fields))
-    return request
-
-
-def web_identity_token(
-    claims: dict[str, Any], secret: str = "emulator-demo-oidc-secret-not-real"
-) -> str:
-    def b64(data: bytes) -> str:
-        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-    head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
-    body = b64(json.dumps(claims).encode())
-    mac = hmac.new(secret.encode(), f"{head}.{body}".encode(), hashlib.sha256).digest()
-    return f"{head}.{body}.{b64(mac)}"
-
-
 @pytest.mark.parametrize("method", ["POST", "GET"])
 def test_assume_role_credentials_identify_as_the_role(sdk: Any, method: str) -> None:
     sts = sdk.sts(method=method)
     before = int(time.time())
     issued = sts.AssumeRole(
-        build(models.AssumeRoleRequest, RoleArn=ROLE_ARN, RoleSessionName="vault-ci", Policy=POLICY)
+        build(
+            models.AssumeRoleRequest,
+            RoleArn=DEMO_ROLE_ARN,
+            RoleSessionName="vault-ci",
+            Policy=POLICY,
+        )
     )
     after = int(time.time()) + 1
     creds = issued.Credentials
@@ -91,7 +76,8 @@ def test_assume_role_errors(sdk: Any, error_code: ErrorCode) -> None:
 
     def assume(**fields: Any) -> Callable[[], object]:
         request = build(
-            models.AssumeRoleRequest, **{"RoleArn": ROLE_ARN, "RoleSessionName": "ok", **fields}
+            models.AssumeRoleRequest,
+            **{"RoleArn": DEMO_ROLE_ARN, "RoleSessionName": "ok", **fields},
         )
         return lambda: sts.AssumeRole(request)
 
@@ -105,7 +91,7 @@ def test_assume_role_errors(sdk: Any, error_code: ErrorCode) -> None:
     assert error_code(assume(Policy=bad_policy)) == "InvalidParameter.StrategyFormatError"
     # The other account's root is not in the demo role's trust policy.
     other = sdk.sts(*sdk.emu.account_keys(1))
-    request = build(models.AssumeRoleRequest, RoleArn=ROLE_ARN, RoleSessionName="x1")
+    request = build(models.AssumeRoleRequest, RoleArn=DEMO_ROLE_ARN, RoleSessionName="x1")
     assert error_code(lambda: other.AssumeRole(request)) == "UnauthorizedOperation"
 
 
@@ -135,7 +121,9 @@ def test_federation_token(sdk: Any, error_code: ErrorCode) -> None:
 def test_temporary_credentials_work_for_cam_too(sdk: Any) -> None:
     creds = (
         sdk.sts()
-        .AssumeRole(build(models.AssumeRoleRequest, RoleArn=ROLE_ARN, RoleSessionName="cam-user"))
+        .AssumeRole(
+            build(models.AssumeRoleRequest, RoleArn=DEMO_ROLE_ARN, RoleSessionName="cam-user")
+        )
         .Credentials
     )
     cam = sdk.cam(creds.TmpSecretId, creds.TmpSecretKey, creds.Token)
@@ -150,7 +138,7 @@ def test_expired_forged_and_missing_tokens(
         .AssumeRole(
             build(
                 models.AssumeRoleRequest,
-                RoleArn=ROLE_ARN,
+                RoleArn=DEMO_ROLE_ARN,
                 RoleSessionName="exp",
                 DurationSeconds=900,
             )
@@ -196,7 +184,7 @@ def test_assume_role_with_web_identity(sdk: Any, error_code: ErrorCode) -> None:
         )
         return sts.AssumeRoleWithWebIdentity(request)
 
-    creds = exchange(web_identity_token(claims)).Credentials
+    creds = exchange(signed_jwt(claims)).Credentials
     me = sdk.sts(creds.TmpSecretId, creds.TmpSecretKey, creds.Token).GetCallerIdentity(
         models.GetCallerIdentityRequest()
     )
@@ -204,9 +192,9 @@ def test_assume_role_with_web_identity(sdk: Any, error_code: ErrorCode) -> None:
     assert me.UserId == "4611686018427397920:oidc"
 
     bad = "InvalidParameter.WebIdentityTokenError"
-    assert error_code(lambda: exchange(web_identity_token(claims, secret="forged"))) == bad
-    assert error_code(lambda: exchange(web_identity_token({**claims, "exp": 1}))) == bad
-    assert error_code(lambda: exchange(web_identity_token({**claims, "aud": "other"}))) == bad
+    assert error_code(lambda: exchange(signed_jwt(claims, secret="forged"))) == bad
+    assert error_code(lambda: exchange(signed_jwt({**claims, "exp": 1}))) == bad
+    assert error_code(lambda: exchange(signed_jwt({**claims, "aud": "other"}))) == bad
     assert error_code(lambda: exchange("not-a-jwt")) == bad
-    token = web_identity_token(claims)
-    assert error_code(lambda: exchange(token, RoleArn=ROLE_ARN)) == "UnauthorizedOperation"
+    token = signed_jwt(claims)
+    assert error_code(lambda: exchange(token, RoleArn=DEMO_ROLE_ARN)) == "UnauthorizedOperation"

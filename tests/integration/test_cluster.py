@@ -18,12 +18,11 @@ import pytest
 
 from tencentcloud_emulator.testing import RunningEmulator
 from tencentcloud_secrets.tencentcloud import models_cam as cm
-from tests.unit.engine.conftest import client_as, user_names
-from tools.cluster import ARN, Cluster, ClusterNode, configure_mount, wait_until
-
-
-def _configure(node: ClusterNode, mount: str, emulator: RunningEmulator) -> None:
-    configure_mount(node, mount, emulator.endpoint, emulator.secret_id, emulator.secret_key)
+from tests.support.account import access_key_ids, user_names
+from tests.support.cloud_client import client_as
+from tests.support.mount_config import write_config
+from tests.support.seed import DEMO_ROLE_ARN
+from tools.cluster import Cluster, ClusterNode, wait_until
 
 
 def _deletes(emulator: RunningEmulator) -> collections.Counter[str]:
@@ -53,9 +52,9 @@ def test_credentials_through_the_active_node_and_standbys(
     active = cluster.active()
     standbys = cluster.standbys()
     assert len(standbys) == 2
-    _configure(standbys[0], cluster_mount, emulator)
+    write_config(standbys[0], cluster_mount, emulator)
     standbys[1].cli("write", f"{cluster_mount}/role/cam", "remote_policies=policy_id:3")
-    active.cli("write", f"{cluster_mount}/role/sts", f"role_arn={ARN}")
+    active.cli("write", f"{cluster_mount}/role/sts", f"role_arn={DEMO_ROLE_ARN}")
 
     leases: dict[str, str] = {}
     for node in [active, *standbys]:
@@ -91,8 +90,8 @@ def test_config_written_on_one_node_takes_effect_on_every_node(
     other = emulator_factory()
     first = cluster.active()
     a, b = cluster.standbys()
-    _configure(a, cluster_mount, emulator)
-    b.cli("write", f"{cluster_mount}/role/sts", f"role_arn={ARN}")
+    write_config(a, cluster_mount, emulator)
+    b.cli("write", f"{cluster_mount}/role/sts", f"role_arn={DEMO_ROLE_ARN}")
 
     def issue_through(node: ClusterNode) -> None:
         node.client().read(f"{cluster_mount}/creds/sts")
@@ -139,9 +138,9 @@ def test_leader_stopped_with_sigterm_with_live_leases(
     cluster: Cluster, cluster_mount: str, emulator: RunningEmulator
 ) -> None:
     old = cluster.active()
-    _configure(old, cluster_mount, emulator)
+    write_config(old, cluster_mount, emulator)
     old.cli("write", f"{cluster_mount}/role/cam", "remote_policies=policy_id:3", "ttl=10m")
-    old.cli("write", f"{cluster_mount}/role/sts", f"role_arn={ARN}")
+    old.cli("write", f"{cluster_mount}/role/sts", f"role_arn={DEMO_ROLE_ARN}")
     leases = _issue_cam(old, cluster_mount, 2)
     leases |= _issue_cam(cluster.standbys()[0], cluster_mount, 2)
     sts_lease = old.client().read(f"{cluster_mount}/creds/sts")["lease_id"]
@@ -165,7 +164,7 @@ def test_leader_killed_with_live_leases_and_an_issue_in_flight(
     manager must delete that user; live leases renew and revoke as before."""
     old = cluster.active()
     standby = cluster.standbys()[0]
-    _configure(standby, cluster_mount, emulator)
+    write_config(standby, cluster_mount, emulator)
     old.cli("write", f"{cluster_mount}/role/cam", "remote_policies=policy_id:3", "ttl=10m")
     leases = _issue_cam(old, cluster_mount, 2) | _issue_cam(standby, cluster_mount, 2)
     emulator.set_faults({"latency": {"per_action": {"AddUserToGroup": {"fixed_ms": 8000}}}})
@@ -216,8 +215,12 @@ def test_scheduled_rotation_runs_once_per_period_cluster_wide(
         root.cam.attach_user_policy(cm.AttachUserPolicyRequest(1, user.uin))
     assert user.secret_id
     assert user.secret_key
-    configure_mount(
-        cluster.active(), cluster_mount, emulator.endpoint, user.secret_id, user.secret_key
+    write_config(
+        cluster.active(),
+        cluster_mount,
+        emulator,
+        secret_id=user.secret_id,
+        secret_key=user.secret_key,
     )
     for node in cluster.standbys():  # a request through each node
         node.cli("read", f"{cluster_mount}/config")
@@ -232,12 +235,7 @@ def test_scheduled_rotation_runs_once_per_period_cluster_wide(
     creates = len(emulator.requests("CreateAccessKey"))
     assert creates == 1
     new_id = cluster.active().client().read(f"{cluster_mount}/config")["data"]["secret_id"]
-    keys = sorted(
-        k["AccessKeyId"]
-        for k in emulator.state["accounts"][0]["AccessKeys"]
-        if k["Uin"] == user.uin
-    )
-    assert keys == [new_id]
+    assert access_key_ids(emulator, user.uin) == [new_id]
     cluster.active().cli("write", f"{cluster_mount}/config", "rotation_period=0")
     for node in cluster.nodes:
         node.cli("write", f"{cluster_mount}/role/cam", "remote_policies=policy_id:3")

@@ -20,31 +20,17 @@ import requests
 from tencentcloud_emulator.testing import RunningEmulator
 from tencentcloud_secrets.tencentcloud import AuthenticationError
 from tencentcloud_secrets.tencentcloud import models_cam as cm
+from tests.support.account import access_key_ids, account, group_names, marked, user_names
+from tests.support.cloud_client import client_as
+from tests.support.mount_config import write_config
 from tests.support.relaunch import read_once_relaunched
-from tests.unit.engine.conftest import client_as, group_names, user_names
+from tests.support.seed import COS_READ, CVM_DOC, DEMO_ROLE_ARN
 from tools.vaultserver import PLUGIN_NAME, VaultServer
-
-ARN = "qcs::cam::uin/100000000001:roleName/vault-demo-role"
-CVM_DOC = {
-    "version": "2.0",
-    "statement": [{"effect": "allow", "action": ["cvm:*"], "resource": "*"}],
-}
-
-
-def _configure(vault: VaultServer, mount: str, emulator: RunningEmulator) -> None:
-    vault.cli(
-        "write",
-        f"{mount}/config",
-        f"secret_id={emulator.secret_id}",
-        f"secret_key={emulator.secret_key}",
-        f"cam_endpoint={emulator.endpoint}",
-        f"sts_endpoint={emulator.endpoint}",
-    )
 
 
 @pytest.fixture
 def engine_mount(vault: VaultServer, mount: str, emulator: RunningEmulator) -> str:
-    _configure(vault, mount, emulator)
+    write_config(vault, mount, emulator)
     return mount
 
 
@@ -64,7 +50,7 @@ def test_the_original_plugins_scripts_work_unchanged(
         "write",
         f"{engine_mount}/role/policy-based",
         "remote_policies=policy_name:ReadOnlyAccess,scope:All",
-        "remote_policies=policy_name:QcloudCOSReadOnlyAccess,scope:All",
+        f"remote_policies={COS_READ}",
         f"inline_policies=@{documents}",
     )
     role = vault.cli("read", "-format=json", f"{engine_mount}/role/policy-based").json()["data"]
@@ -90,7 +76,7 @@ def test_the_original_plugins_scripts_work_unchanged(
     vault.cli(
         "write",
         f"{engine_mount}/role/policy-based",
-        "remote_policies=policy_name:QcloudCOSReadOnlyAccess,scope:All",
+        f"remote_policies={COS_READ}",
     )
     narrowed = client_as(emulator, data["secret_id"], data["secret_key"])
     with narrowed, pytest.raises(AuthenticationError):
@@ -110,7 +96,7 @@ def test_sts_credentials_through_hvac(
     vault: VaultServer, engine_mount: str, emulator: RunningEmulator
 ) -> None:
     client = vault.client()
-    client.write_data(f"{engine_mount}/role/deployer", data={"role_arn": ARN})
+    client.write_data(f"{engine_mount}/role/deployer", data={"role_arn": DEMO_ROLE_ARN})
     issued = client.read(f"{engine_mount}/creds/deployer")
     assert issued["renewable"] is False
     assert 7100 <= issued["lease_duration"] <= 7200
@@ -202,16 +188,23 @@ def test_errors_reach_the_user_as_statuses(
     assert "colour" in " ".join(warned["warnings"])
 
 
+def _engine_with_a_role(server: VaultServer, emulator: RunningEmulator) -> hvac.Client:
+    """The plugin registered on a server of the test's own, mounted at tencentcloud/ and
+    configured against the emulator, with a CAM role ``app``; a client of that server."""
+    server.register()
+    server.cli("secrets", "enable", "-path=tencentcloud", PLUGIN_NAME)
+    write_config(server, "tencentcloud", emulator)
+    client = server.client()
+    client.write_data("tencentcloud/role/app", data={"remote_policies": "policy_id:3"})
+    return client
+
+
 def test_vault_restart_with_live_leases(
     built: None, tmp_path: Path, emulator: RunningEmulator
 ) -> None:
     server = VaultServer(tmp_path, dev=False).start()
     try:
-        server.register()
-        server.cli("secrets", "enable", "-path=tencentcloud", PLUGIN_NAME)
-        _configure(server, "tencentcloud", emulator)
-        client = server.client()
-        client.write_data("tencentcloud/role/app", data={"remote_policies": "policy_id:3"})
+        client = _engine_with_a_role(server, emulator)
         lease = client.read("tencentcloud/creds/app")["lease_id"]
         server.restart()
         assert len(user_names(emulator)) == 1
@@ -230,7 +223,7 @@ def test_plugin_killed_between_adduser_and_addusertogroup(
     mount = "tc-crash"
     vault.cli("secrets", "enable", f"-path={mount}", "-options=rollback_min_age=30s", PLUGIN_NAME)
     try:
-        _configure(vault, mount, emulator)
+        write_config(vault, mount, emulator)
         client = vault.client()
         client.write_data(f"{mount}/role/app", data={"remote_policies": "policy_id:3"})
         survivor = client.read(f"{mount}/creds/app")["lease_id"]
@@ -295,11 +288,7 @@ def test_plugin_exits_with_a_cloud_call_in_flight_when_vault_dies(
     is still waiting for an answer, leaving the WAL entry for the next active node."""
     server = VaultServer(tmp_path).start()
     try:
-        server.register()
-        server.cli("secrets", "enable", "-path=tencentcloud", PLUGIN_NAME)
-        _configure(server, "tencentcloud", emulator)
-        client = server.client()
-        client.write_data("tencentcloud/role/app", data={"remote_policies": "policy_id:3"})
+        client = _engine_with_a_role(server, emulator)
         emulator.set_faults({"latency": {"per_action": {"AddUserToGroup": {"fixed_ms": 30000}}}})
         threading.Thread(
             target=lambda: _swallow(lambda: client.read("tencentcloud/creds/app")), daemon=True
@@ -317,16 +306,6 @@ def test_plugin_exits_with_a_cloud_call_in_flight_when_vault_dies(
 def _swallow(call: Any) -> None:
     with contextlib.suppress(Exception):
         call()
-
-
-def _marked(emulator: RunningEmulator) -> list[str]:
-    """Every user, group and custom policy in the account that carries the engine's marker."""
-    state = emulator.state["accounts"][0]
-    return sorted(
-        [u["Name"] for u in state["Users"] if u["Remark"].startswith("Vault ")]
-        + [g["GroupName"] for g in state["Groups"] if g["Remark"].startswith("Vault ")]
-        + [p["PolicyName"] for p in state["Policies"] if p["Description"].startswith("Vault ")]
-    )
 
 
 def test_a_creds_read_whose_client_goes_away_leaves_no_user(
@@ -351,7 +330,13 @@ def test_a_creds_read_whose_client_goes_away_leaves_no_user(
         "list", "-format=json", f"sys/leases/lookup/{engine_mount}/creds/app", check=False
     )
     assert leases.returncode != 0 or leases.json() == []
-    assert _marked(emulator) == sorted(group_names(emulator))  # the role's group alone
+    # The role's group alone.
+    assert marked(account(emulator)) == {
+        "users": [],
+        "groups": group_names(emulator),
+        "policies": [],
+        "keys": [],
+    }
 
 
 def test_disabling_the_mount_removes_what_it_made(
@@ -359,7 +344,7 @@ def test_disabling_the_mount_removes_what_it_made(
 ) -> None:
     """Vault revokes the leases, then the engine, told the mount is going, deletes the
     roles' groups and policies and the static roles' keys before Vault erases its storage."""
-    _configure(vault, mount, emulator)
+    write_config(vault, mount, emulator)
     client = vault.client()
     client.write_data(
         f"{mount}/role/app",
@@ -371,9 +356,15 @@ def test_disabling_the_mount_removes_what_it_made(
     with root:
         bot = root.cam.add_user(cm.AddUserRequest("ci-bot", remark="theirs"))
     vault.cli("write", f"{mount}/static-roles/ci", "username=ci-bot")
-    assert len(_marked(emulator)) == 4  # a lease's user, two groups, one policy
+    # A lease's user, two groups, one policy, and the static role's key.
+    made = marked(account(emulator))
+    assert {kind: len(names) for kind, names in made.items()} == {
+        "users": 1,
+        "groups": 2,
+        "policies": 1,
+        "keys": 1,
+    }
     vault.cli("secrets", "disable", mount)
-    assert _marked(emulator) == []
-    keys = [k for k in emulator.state["accounts"][0]["AccessKeys"] if k["Uin"] == bot.uin]
-    assert keys == []
+    assert marked(account(emulator)) == {"users": [], "groups": [], "policies": [], "keys": []}
+    assert access_key_ids(emulator, bot.uin) == []
     assert user_names(emulator) == ["ci-bot"]

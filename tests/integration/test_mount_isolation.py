@@ -13,9 +13,9 @@ from collections.abc import Iterator
 import pytest
 
 from tencentcloud_emulator.testing import RunningEmulator
+from tests.support.mount_config import write_config
+from tests.support.seed import DEMO_ROLE_ARN
 from tools.vaultserver import PLUGIN_NAME, VaultServer
-
-ARN = "qcs::cam::uin/100000000001:roleName/vault-demo-role"
 
 
 @pytest.fixture
@@ -55,17 +55,10 @@ def test_a_hanging_mount_does_not_stall_another(
     try:
         endpoints = {"tc-hung": blackhole, "tc-live": emulator.endpoint}
         for path, endpoint in endpoints.items():
-            vault.cli(
-                "write",
-                f"{path}/config",
-                f"secret_id={emulator.secret_id}",
-                f"secret_key={emulator.secret_key}",
-                f"cam_endpoint={endpoint}",
-                f"sts_endpoint={endpoint}",
-                "max_retries=0",
-                "request_timeout=20s",
+            write_config(
+                vault, path, emulator, "max_retries=0", "request_timeout=20s", endpoint=endpoint
             )
-            vault.cli("write", f"{path}/role/ar", f"role_arn={ARN}")
+            vault.cli("write", f"{path}/role/ar", f"role_arn={DEMO_ROLE_ARN}")
         finished: list[str] = []
 
         def hung(_: int) -> None:

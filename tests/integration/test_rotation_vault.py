@@ -11,13 +11,11 @@ from typing import Any
 
 from tencentcloud_emulator.testing import RunningEmulator
 from tencentcloud_secrets.tencentcloud import models_cam as cm
+from tests.support.account import access_key_ids
+from tests.support.cloud_client import client_as
+from tests.support.mount_config import write_config
 from tests.support.relaunch import read_once_relaunched
-from tests.unit.engine.conftest import account, client_as
 from tools.vaultserver import PLUGIN_NAME, VaultServer
-
-
-def _keys_of(emulator: RunningEmulator, uin: int) -> list[str]:
-    return sorted(k["AccessKeyId"] for k in account(emulator)["AccessKeys"] if k["Uin"] == uin)
 
 
 def _engine_user(emulator: RunningEmulator) -> tuple[int, str, str]:
@@ -29,22 +27,11 @@ def _engine_user(emulator: RunningEmulator) -> tuple[int, str, str]:
     return user.uin, user.secret_id, user.secret_key
 
 
-def _configure(vault: VaultServer, mount: str, emulator: RunningEmulator, *keys: str) -> None:
-    vault.cli(
-        "write",
-        f"{mount}/config",
-        f"secret_id={keys[0]}",
-        f"secret_key={keys[1]}",
-        f"cam_endpoint={emulator.endpoint}",
-        f"sts_endpoint={emulator.endpoint}",
-    )
-
-
 def test_rotate_root_and_static_roles(
     vault: VaultServer, mount: str, emulator: RunningEmulator
 ) -> None:
     uin, secret_id, secret_key = _engine_user(emulator)
-    _configure(vault, mount, emulator, secret_id, secret_key)
+    write_config(vault, mount, emulator, secret_id=secret_id, secret_key=secret_key)
     rotated = vault.cli("write", "-format=json", "-f", f"{mount}/config/rotate-root").json()
     new_id = rotated["data"]["secret_id"]
     assert new_id != secret_id
@@ -52,7 +39,7 @@ def test_rotate_root_and_static_roles(
     config = vault.cli("read", "-format=json", f"{mount}/config").json()["data"]
     assert config["secret_id"] == new_id
     assert config["last_rotation"]
-    assert _keys_of(emulator, uin) == [new_id]
+    assert access_key_ids(emulator, uin) == [new_id]
     # The mount works on the new key.
     vault.cli("write", f"{mount}/role/r", "remote_policies=policy_id:3")
     vault.cli("read", f"{mount}/creds/r")
@@ -65,9 +52,9 @@ def test_rotate_root_and_static_roles(
     with client_as(emulator, creds["secret_id"], creds["secret_key"]) as as_bot:
         assert as_bot.sts.get_caller_identity().type == "CAMUser"
     again = vault.cli("write", "-format=json", "-f", f"{mount}/rotate-role/ci").json()
-    assert _keys_of(emulator, bot.uin) == [again["data"]["secret_id"]]
+    assert access_key_ids(emulator, bot.uin) == [again["data"]["secret_id"]]
     vault.cli("delete", f"{mount}/static-roles/ci")
-    assert _keys_of(emulator, bot.uin) == []
+    assert access_key_ids(emulator, bot.uin) == []
 
 
 def test_plugin_killed_mid_rotation(vault: VaultServer, emulator: RunningEmulator) -> None:
@@ -77,7 +64,7 @@ def test_plugin_killed_mid_rotation(vault: VaultServer, emulator: RunningEmulato
     vault.cli("secrets", "enable", f"-path={mount}", "-options=rollback_min_age=30s", PLUGIN_NAME)
     try:
         uin, secret_id, secret_key = _engine_user(emulator)
-        _configure(vault, mount, emulator, secret_id, secret_key)
+        write_config(vault, mount, emulator, secret_id=secret_id, secret_key=secret_key)
         emulator.set_faults({"latency": {"per_action": {"GetCallerIdentity": {"fixed_ms": 8000}}}})
         outcome: dict[str, Any] = {}
 
@@ -103,10 +90,10 @@ def test_plugin_killed_mid_rotation(vault: VaultServer, emulator: RunningEmulato
         stored = read_once_relaunched(vault.client(), f"{mount}/config")["data"]["secret_id"]
         if "answer" not in outcome:
             assert stored == secret_id
-        assert len(_keys_of(emulator, uin)) == 2
+        assert len(access_key_ids(emulator, uin)) == 2
         deadline = time.monotonic() + 150
-        while _keys_of(emulator, uin) != [stored]:
-            assert time.monotonic() < deadline, _keys_of(emulator, uin)
+        while access_key_ids(emulator, uin) != [stored]:
+            assert time.monotonic() < deadline, access_key_ids(emulator, uin)
             time.sleep(1)
         if stored == secret_id:
             with client_as(emulator, secret_id, secret_key) as engine_key:

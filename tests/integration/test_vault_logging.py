@@ -7,13 +7,16 @@ import re
 
 from tencentcloud_emulator.testing import RunningEmulator
 from tencentcloud_secrets.tencentcloud import models_cam as cm
-from tests.unit.engine.conftest import client_as
+from tests.support.cloud_client import client_as
+from tests.support.mount_config import write_config
+from tests.support.seed import DEMO_ROLE_ARN
 from tools.vaultserver import PLUGIN_NAME, VaultServer
 
 
-def test_log_lines_at_their_level(fresh_vault: VaultServer) -> None:
-    sha = fresh_vault.install_plugin()
-    fresh_vault.cli(
+def _register_logging_debug(vault: VaultServer) -> None:
+    """The plugin registered by sha256 with its log level at debug."""
+    sha = vault.install_plugin()
+    vault.cli(
         "plugin",
         "register",
         f"-sha256={sha}",
@@ -21,6 +24,10 @@ def test_log_lines_at_their_level(fresh_vault: VaultServer) -> None:
         "secret",
         PLUGIN_NAME,
     )
+
+
+def test_log_lines_at_their_level(fresh_vault: VaultServer) -> None:
+    _register_logging_debug(fresh_vault)
     fresh_vault.cli("secrets", "enable", "-path=tencentcloud", PLUGIN_NAME)
     fresh_vault.cli(
         "write",
@@ -45,15 +52,7 @@ def test_no_issued_or_rotated_secret_reaches_any_log(
     """Every secret of a session (the engine's key, a CAM lease's key, an STS key and token,
     a static role's key, each rotated) is absent from Vault's debug log and from the
     emulator's request log and state."""
-    sha = fresh_vault.install_plugin()
-    fresh_vault.cli(
-        "plugin",
-        "register",
-        f"-sha256={sha}",
-        "-env=TENCENTCLOUD_PLUGIN_LOG_LEVEL=debug",
-        "secret",
-        PLUGIN_NAME,
-    )
+    _register_logging_debug(fresh_vault)
     fresh_vault.cli("secrets", "enable", "-path=tc", PLUGIN_NAME)
     with client_as(emulator, emulator.secret_id, emulator.secret_key) as root:
         engine = root.cam.add_user(cm.AddUserRequest("engine", remark="x", use_api=True))
@@ -61,18 +60,11 @@ def test_no_issued_or_rotated_secret_reaches_any_log(
         root.cam.add_user(cm.AddUserRequest("bot", remark="y"))
     assert engine.secret_key
     seen = [engine.secret_key]
-    fresh_vault.cli(
-        "write",
-        "tc/config",
-        f"secret_id={engine.secret_id}",
-        f"secret_key={engine.secret_key}",
-        f"cam_endpoint={emulator.endpoint}",
-        f"sts_endpoint={emulator.endpoint}",
+    write_config(
+        fresh_vault, "tc", emulator, secret_id=engine.secret_id, secret_key=engine.secret_key
     )
     fresh_vault.cli("write", "tc/role/app", "remote_policies=policy_id:3")
-    fresh_vault.cli(
-        "write", "tc/role/ar", "role_arn=qcs::cam::uin/100000000001:roleName/vault-demo-role"
-    )
+    fresh_vault.cli("write", "tc/role/ar", f"role_arn={DEMO_ROLE_ARN}")
     for role in ("app", "ar"):
         issued = fresh_vault.cli("read", "-format=json", f"tc/creds/{role}").json()
         seen += [issued["data"]["secret_key"], issued["data"].get("token", "")]

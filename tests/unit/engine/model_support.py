@@ -19,37 +19,20 @@ from tencentcloud_secrets.paths.config import read_config
 from tencentcloud_secrets.paths.static_roles import STATIC_ROLE_PREFIX, read_static_role
 from tencentcloud_secrets.role import ROLE_PREFIX, read_role
 from tencentcloud_secrets_shim import logical
-
-MARK = "Vault "
-"""Every Remark/Description the engine writes starts with this."""
+from tests.support.account import ENGINE_MARK
+from tests.support.faults import FAULT_MODES
+from tests.support.seed import COS_DENY_DOC, CVM_DOC, DEMO_ROLE_ARN
 
 ROLE_NAMES = ("a", "b")
 STATIC_NAMES = ("s1", "s2")
 BOTS = ("bot1", "bot2")
 SHARED_GROUP = "shared"
-ROLE_ARN = "qcs::cam::uin/100000000001:roleName/vault-demo-role"
-DOCS: dict[str, dict[str, Any]] = {
-    "A": {
-        "version": "2.0",
-        "statement": [{"effect": "allow", "action": ["cvm:*"], "resource": "*"}],
-    },
-    "B": {
-        "version": "2.0",
-        "statement": [{"effect": "deny", "action": ["cos:*"], "resource": "*"}],
-    },
-}
+DOCS: dict[str, dict[str, Any]] = {"A": CVM_DOC, "B": COS_DENY_DOC}
 SESSION_POLICY = json.dumps(
     {"version": "2.0", "statement": [{"effect": "allow", "action": ["cam:Get*"], "resource": "*"}]}
 )
 
 NO_FAULTS: dict[str, Any] = {"faults": [], "throttle": {"enabled": False}}
-MODES: dict[str, dict[str, Any]] = {
-    "error": {"code": "InternalError"},
-    # More answers than the client has attempts: the call fails.
-    "throttled": {"code": "RequestLimitExceeded", "times": 10},
-    "drop-before": {"drop": "before"},
-    "drop-after": {"drop": "after"},
-}
 
 # The actions each operation may call (directly, in its reconciliation, or in its undo).
 ISSUE_ACTIONS = (
@@ -171,7 +154,7 @@ class RoleSpec(NamedTuple):
         }
         if self.kind == "assumed_role":
             policy = SESSION_POLICY if self.session_policy else ""
-            return {**common, "role_arn": ROLE_ARN, "session_policy": policy}
+            return {**common, "role_arn": DEMO_ROLE_ARN, "session_policy": policy}
         return {**common, "role_arn": "", "session_policy": SESSION_POLICY}
 
 
@@ -193,14 +176,14 @@ FOLLOW_UPS: dict[str, tuple[str, ...]] = {
 
 
 def _rule(
-    actions: tuple[str, ...], nth: int = 3, modes: tuple[str, ...] = tuple(sorted(MODES))
+    actions: tuple[str, ...], nth: int = 3, modes: tuple[str, ...] = tuple(sorted(FAULT_MODES))
 ) -> st.SearchStrategy[dict[str, Any]]:
     return st.builds(
         lambda action, mode, nth, times: {
             "action": action,
             "nth": nth,
             "times": times,
-            **MODES[mode],
+            **FAULT_MODES[mode],
         },
         st.sampled_from(actions),
         st.sampled_from(modes),
@@ -294,20 +277,6 @@ def _retired(storage: logical.Storage) -> list[dict[str, Any]]:
     return [r for r in records if r is not None]
 
 
-def marked(account: dict[str, Any]) -> dict[str, list[str]]:
-    """Everything in the account that carries the engine's marker."""
-    return {
-        "users": sorted(u["Name"] for u in account["Users"] if u["Remark"].startswith(MARK)),
-        "groups": sorted(g["GroupName"] for g in account["Groups"] if g["Remark"].startswith(MARK)),
-        "policies": sorted(
-            p["PolicyName"] for p in account["Policies"] if p["Description"].startswith(MARK)
-        ),
-        "keys": sorted(
-            k["AccessKeyId"] for k in account["AccessKeys"] if k["Description"].startswith(MARK)
-        ),
-    }
-
-
 def unaccounted(account: dict[str, Any], storage: logical.Storage, known: Known) -> list[str]:
     """Each engine object in the account that no live lease, stored role or static role,
     retired record, configuration, or WAL entry the rollback would act on accounts for."""
@@ -350,7 +319,7 @@ def unaccounted(account: dict[str, Any], storage: logical.Storage, known: Known)
 
     problems: list[str] = []
     for user in account["Users"]:
-        if not user["Remark"].startswith(MARK):
+        if not user["Remark"].startswith(ENGINE_MARK):
             continue
         if (user["Name"], user["Uin"]) in known.leases:
             continue
@@ -358,7 +327,7 @@ def unaccounted(account: dict[str, Any], storage: logical.Storage, known: Known)
             continue
         problems.append(f"user {user['Name']} ({user['Remark']!r})")
     for group in account["Groups"]:
-        if not group["Remark"].startswith(MARK):
+        if not group["Remark"].startswith(ENGINE_MARK):
             continue
         if group["GroupId"] in role_groups | retired_groups:
             continue
@@ -367,7 +336,7 @@ def unaccounted(account: dict[str, Any], storage: logical.Storage, known: Known)
         members = len(group.get("MemberUins", []))
         problems.append(f"group {group['GroupName']} ({group['Remark']!r}, {members} members)")
     for policy in account["Policies"]:
-        if not policy["Description"].startswith(MARK):
+        if not policy["Description"].startswith(ENGINE_MARK):
             continue
         if policy["PolicyId"] in role_policies | retired_policies:
             continue
@@ -375,7 +344,7 @@ def unaccounted(account: dict[str, Any], storage: logical.Storage, known: Known)
             continue
         problems.append(f"policy {policy['PolicyName']} ({policy['Description']!r})")
     for key in account["AccessKeys"]:
-        is_marked = key["Description"].startswith(MARK)
+        is_marked = key["Description"].startswith(ENGINE_MARK)
         if not (is_marked or key["Uin"] in known.key_owners):
             continue
         key_id = key["AccessKeyId"]

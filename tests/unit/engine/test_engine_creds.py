@@ -17,23 +17,12 @@ from tencentcloud_secrets.provider import CloudClient
 from tencentcloud_secrets.tencentcloud import AuthenticationError, RetryPolicy
 from tencentcloud_secrets.tencentcloud import models_cam as cm
 from tencentcloud_secrets_shim import logical
-from tests.unit.engine.conftest import (
-    Mount,
-    account,
-    calls,
-    client_as,
-    data_of,
-    error_of,
-    group_names,
-    user_names,
-)
+from tests.support.account import account, group_names, user_names
+from tests.support.cloud_client import client_as
+from tests.support.request_log import action_names
+from tests.support.seed import COS_READ, CVM_DOC, DEMO_ROLE_ARN
+from tests.unit.engine.support import Mount, data_of, error_of
 
-COS_READ = "policy_name:QcloudCOSReadOnlyAccess,scope:All"
-CVM_DOC = {
-    "version": "2.0",
-    "statement": [{"effect": "allow", "action": ["cvm:*"], "resource": "*"}],
-}
-ARN = "qcs::cam::uin/100000000001:roleName/vault-demo-role"
 SESSION_POLICY = {
     "version": "2.0",
     "statement": [{"effect": "allow", "action": "cos:*", "resource": "*"}],
@@ -69,9 +58,9 @@ def cam_role(engine: Mount) -> str:
 def test_cam_user_costs_two_calls_and_the_key_works(
     engine: Mount, emulator: RunningEmulator, cam_role: str
 ) -> None:
-    before = len(calls(emulator))
+    before = len(action_names(emulator))
     issued = _issue(engine)
-    assert calls(emulator)[before:] == ["AddUser", "AddUserToGroup"]
+    assert action_names(emulator)[before:] == ["AddUser", "AddUserToGroup"]
     data = data_of(issued)
     assert set(data) == {"secret_id", "secret_key", "username", "uin"}
     assert data["username"].startswith("vault-token-app-")
@@ -96,12 +85,12 @@ def test_revoke_costs_one_call_and_is_idempotent(
     engine: Mount, emulator: RunningEmulator, cam_role: str
 ) -> None:
     issued = _issue(engine)
-    before = len(calls(emulator))
+    before = len(action_names(emulator))
     assert engine.revoke(issued) is None
-    assert calls(emulator)[before:] == ["DeleteUser"]
+    assert action_names(emulator)[before:] == ["DeleteUser"]
     assert user_names(emulator) == []
     assert engine.revoke(issued) is None  # gone counts as revoked
-    assert calls(emulator)[before:] == ["DeleteUser", "DeleteUser"]
+    assert action_names(emulator)[before:] == ["DeleteUser", "DeleteUser"]
 
 
 def test_revoke_needs_only_the_lease(
@@ -152,9 +141,9 @@ def test_extra_groups_are_joined_in_the_same_call(engine: Mount, emulator: Runni
     cam = engine.backend.client(engine.storage).cam
     extra = cam.create_group(cm.CreateGroupRequest("ops-readers")).group_id
     engine("update", "role/app", remote_policies=COS_READ, groups="ops-readers")
-    before = len(calls(emulator))
+    before = len(action_names(emulator))
     issued = _issue(engine)
-    assert calls(emulator)[before:] == ["AddUser", "AddUserToGroup"]
+    assert action_names(emulator)[before:] == ["AddUser", "AddUserToGroup"]
     [user] = account(emulator)["Users"]
     assert extra in user["GroupIds"]
     assert len(user["GroupIds"]) == 2
@@ -199,9 +188,9 @@ def test_full_group_grows_the_role_and_stays_at_two_calls(
     assert policies[0] == policies[1]
     [user] = account(emulator)["Users"]
     assert user["GroupIds"] == [groups[1]["group_id"]]
-    before = len(calls(emulator))
+    before = len(action_names(emulator))
     second = _issue(engine)
-    assert calls(emulator)[before:] == ["AddUser", "AddUserToGroup"]
+    assert action_names(emulator)[before:] == ["AddUser", "AddUserToGroup"]
     for lease in (first, second):
         engine.revoke(lease)
     engine("delete", "role/app")
@@ -249,14 +238,14 @@ def test_assumed_role_costs_one_call_and_lasts_as_long_as_the_credential(
     engine(
         "update",
         "role/deploy",
-        role_arn=ARN,
+        role_arn=DEMO_ROLE_ARN,
         session_duration="30m",
         session_policy=json.dumps(SESSION_POLICY),
         session_tags="team=ops",
     )
-    before = len(calls(emulator))
+    before = len(action_names(emulator))
     issued = _issue(engine, "deploy")
-    assert calls(emulator)[before:] == ["AssumeRole"]
+    assert action_names(emulator)[before:] == ["AssumeRole"]
     data = data_of(issued)
     assert set(data) == {"secret_id", "secret_key", "token", "expiration"}
     assert issued.secret is not None
@@ -265,7 +254,7 @@ def test_assumed_role_costs_one_call_and_lasts_as_long_as_the_credential(
     with client_as(emulator, data["secret_id"], data["secret_key"], data["token"]) as session:
         assert session.sts.get_caller_identity().type == "CAMRole"
     assert engine.revoke(issued) is None  # nothing to delete: it expires by itself
-    assert calls(emulator)[-1] == "GetCallerIdentity"
+    assert action_names(emulator)[-1] == "GetCallerIdentity"
 
 
 def test_federation_token(engine: Mount, emulator: RunningEmulator) -> None:
@@ -275,9 +264,9 @@ def test_federation_token(engine: Mount, emulator: RunningEmulator) -> None:
         credential_type="federation_token",
         session_policy=json.dumps(SESSION_POLICY),
     )
-    before = len(calls(emulator))
+    before = len(action_names(emulator))
     issued = _issue(engine, "fed", ttl="15m")
-    assert calls(emulator)[before:] == ["GetFederationToken"]
+    assert action_names(emulator)[before:] == ["GetFederationToken"]
     assert issued.secret is not None
     assert 890 <= issued.secret.lease.ttl <= 900
 
@@ -295,14 +284,14 @@ def test_sts_error_reaches_the_user_with_code_and_request_id(engine: Mount) -> N
 
 
 def test_external_id_from_the_caller_is_refused(engine: Mount) -> None:
-    engine("update", "role/deploy", role_arn=ARN)
+    engine("update", "role/deploy", role_arn=DEMO_ROLE_ARN)
     message = error_of(engine("update", "creds/deploy", external_id="guess"))
     assert "external_id cannot be chosen by the caller" in message
 
 
 def test_unknown_role(engine: Mount, emulator: RunningEmulator) -> None:
     assert 'role "nope" does not exist' in error_of(engine("read", "creds/nope"))
-    assert calls(emulator) == []
+    assert action_names(emulator) == []
 
 
 def test_throttling_past_the_retries_is_a_503_with_the_code(
@@ -340,7 +329,7 @@ def test_cam_key_is_allowed_what_the_role_grants_and_refused_the_rest(
     engine(
         "update",
         "role/app",
-        remote_policies="policy_name:QcloudCOSReadOnlyAccess,scope:All",
+        remote_policies=COS_READ,
         inline_policies=[read_users],
     )
     data = data_of(engine("read", "creds/app"))
@@ -355,7 +344,7 @@ def test_cam_key_is_allowed_what_the_role_grants_and_refused_the_rest(
 
 
 def test_role_changes_reach_live_credentials(engine: Mount, emulator: RunningEmulator) -> None:
-    engine("update", "role/app", remote_policies="policy_name:QcloudCOSReadOnlyAccess,scope:All")
+    engine("update", "role/app", remote_policies=COS_READ)
     data = data_of(engine("read", "creds/app"))
     with client_as(emulator, data["secret_id"], data["secret_key"]) as as_user:
         with pytest.raises(AuthenticationError):
@@ -373,7 +362,9 @@ def test_session_policy_narrows_assumed_role_credentials(
         "version": "2.0",
         "statement": [{"effect": "allow", "action": "cam:GetUser", "resource": "*"}],
     }
-    engine("update", "role/deploy", role_arn=ARN, session_policy=json.dumps(only_get_user))
+    engine(
+        "update", "role/deploy", role_arn=DEMO_ROLE_ARN, session_policy=json.dumps(only_get_user)
+    )
     data = data_of(engine("read", "creds/deploy"))
     session = client_as(emulator, data["secret_id"], data["secret_key"], data["token"])
     with session, pytest.raises(AuthenticationError):

@@ -17,31 +17,11 @@ import pytest
 from tencentcloud_emulator.testing import RunningEmulator
 from tencentcloud_secrets.tencentcloud.deadline import Deadline
 from tencentcloud_secrets_shim import logical
-from tests.unit.engine.conftest import (
-    Mount,
-    account,
-    calls,
-    custom_policy_names,
-    group_names,
-    user_names,
-)
-
-COS_READ = "policy_name:QcloudCOSReadOnlyAccess,scope:All"
-DOC_A = {"version": "2.0", "statement": [{"effect": "allow", "action": ["cvm:*"], "resource": "*"}]}
-DOC_B = {"version": "2.0", "statement": [{"effect": "deny", "action": ["cos:*"], "resource": "*"}]}
-
-MODES: dict[str, dict[str, Any]] = {
-    "error": {"code": "InternalError"},
-    "throttled": {"code": "RequestLimitExceeded", "times": 10},
-    "drop-before": {"drop": "before"},
-    "drop-after": {"drop": "after"},
-}
-
-
-def _fault(action: str, mode: str, nth: int = 1) -> dict[str, Any]:
-    rule = {"action": action, "nth": nth, **MODES[mode]}
-    rule.setdefault("times", 1)
-    return {"faults": [rule]}
+from tests.support.account import account, custom_policy_names, group_names, user_names
+from tests.support.faults import FAULT_MODES, fault_rule
+from tests.support.request_log import action_names
+from tests.support.seed import COS_DENY_DOC, COS_READ, CVM_DOC
+from tests.unit.engine.support import Mount
 
 
 def _attempt(engine: Mount, operation: str, path: str, **data: Any) -> logical.Response | None:
@@ -92,11 +72,11 @@ def _assert_account_matches_roles(engine: Mount, emulator: RunningEmulator, *rol
     assert engine.storage.list("retired/") == []
 
 
-@pytest.mark.parametrize("mode", sorted(MODES))
+@pytest.mark.parametrize("mode", sorted(FAULT_MODES))
 @pytest.mark.parametrize("step", ["AddUser", "AddUserToGroup"])
 def test_issue(engine: Mount, emulator: RunningEmulator, step: str, mode: str) -> None:
     engine("update", "role/app", remote_policies=COS_READ)
-    emulator.set_faults(_fault(step, mode))
+    emulator.set_faults({"faults": [fault_rule(step, mode)]})
     issued = _attempt(engine, "read", "creds/app")
     _after_the_storm(engine, emulator)
     live = [issued] if _succeeded(issued) else []
@@ -111,12 +91,12 @@ def test_issue(engine: Mount, emulator: RunningEmulator, step: str, mode: str) -
     assert _succeeded(again)
 
 
-@pytest.mark.parametrize("mode", sorted(MODES))
+@pytest.mark.parametrize("mode", sorted(FAULT_MODES))
 def test_revoke(engine: Mount, emulator: RunningEmulator, mode: str) -> None:
     engine("update", "role/app", remote_policies=COS_READ)
     issued = engine("read", "creds/app")
     assert issued is not None
-    emulator.set_faults(_fault("DeleteUser", mode))
+    emulator.set_faults({"faults": [fault_rule("DeleteUser", mode)]})
     try:
         engine.revoke(issued)
     except logical.LogicalError:
@@ -125,7 +105,7 @@ def test_revoke(engine: Mount, emulator: RunningEmulator, mode: str) -> None:
     assert user_names(emulator) == []
 
 
-@pytest.mark.parametrize("mode", sorted(MODES))
+@pytest.mark.parametrize("mode", sorted(FAULT_MODES))
 @pytest.mark.parametrize(
     ("step", "nth"),
     [
@@ -140,21 +120,29 @@ def test_revoke(engine: Mount, emulator: RunningEmulator, mode: str) -> None:
 def test_role_create(
     engine: Mount, emulator: RunningEmulator, step: str, nth: int, mode: str
 ) -> None:
-    emulator.set_faults(_fault(step, mode, nth))
-    _attempt(engine, "update", "role/app", remote_policies=COS_READ, inline_policies=[DOC_A, DOC_B])
+    emulator.set_faults({"faults": [fault_rule(step, mode, nth)]})
+    _attempt(
+        engine,
+        "update",
+        "role/app",
+        remote_policies=COS_READ,
+        inline_policies=[CVM_DOC, COS_DENY_DOC],
+    )
     _after_the_storm(engine, emulator)
     _assert_account_matches_roles(engine, emulator, "app")
 
 
-@pytest.mark.parametrize("mode", sorted(MODES))
+@pytest.mark.parametrize("mode", sorted(FAULT_MODES))
 @pytest.mark.parametrize(
     "step", ["CreatePolicy", "AttachGroupPolicy", "DetachGroupPolicy", "DeletePolicy"]
 )
 def test_role_update(engine: Mount, emulator: RunningEmulator, step: str, mode: str) -> None:
-    engine("update", "role/app", remote_policies=COS_READ, inline_policies=[DOC_A])
+    engine("update", "role/app", remote_policies=COS_READ, inline_policies=[CVM_DOC])
     issued = engine("read", "creds/app")
-    emulator.set_faults(_fault(step, mode))
-    _attempt(engine, "update", "role/app", remote_policies="policy_id:3", inline_policies=[DOC_B])
+    emulator.set_faults({"faults": [fault_rule(step, mode)]})
+    _attempt(
+        engine, "update", "role/app", remote_policies="policy_id:3", inline_policies=[COS_DENY_DOC]
+    )
     _after_the_storm(engine, emulator)
     _assert_account_matches_roles(engine, emulator, "app")
     assert issued is not None
@@ -162,11 +150,11 @@ def test_role_update(engine: Mount, emulator: RunningEmulator, step: str, mode: 
     assert user_names(emulator) == []
 
 
-@pytest.mark.parametrize("mode", sorted(MODES))
+@pytest.mark.parametrize("mode", sorted(FAULT_MODES))
 @pytest.mark.parametrize("step", ["ListUsersForGroup", "DeleteGroup", "DeletePolicy"])
 def test_role_delete(engine: Mount, emulator: RunningEmulator, step: str, mode: str) -> None:
-    engine("update", "role/app", remote_policies=COS_READ, inline_policies=[DOC_A])
-    emulator.set_faults(_fault(step, mode))
+    engine("update", "role/app", remote_policies=COS_READ, inline_policies=[CVM_DOC])
+    emulator.set_faults({"faults": [fault_rule(step, mode)]})
     _attempt(engine, "delete", "role/app")
     _after_the_storm(engine, emulator)
     assert engine.stored("role/app") is None
@@ -199,7 +187,7 @@ def test_rollback_never_deletes_a_user_it_did_not_create(
 def test_a_failed_issue_cleans_up_at_once(engine: Mount, emulator: RunningEmulator) -> None:
     """Without waiting for the rollback: the user AddUser made is deleted before answering."""
     engine("update", "role/app", remote_policies=COS_READ)
-    emulator.set_faults(_fault("AddUserToGroup", "error"))
+    emulator.set_faults({"faults": [fault_rule("AddUserToGroup", "error")]})
     with pytest.raises(logical.CodedError) as err:
         engine("read", "creds/app")
     assert err.value.status == 502
@@ -209,9 +197,9 @@ def test_a_failed_issue_cleans_up_at_once(engine: Mount, emulator: RunningEmulat
 
 
 def test_a_failed_role_write_cleans_up_at_once(engine: Mount, emulator: RunningEmulator) -> None:
-    emulator.set_faults(_fault("AttachGroupPolicy", "error", 2))
+    emulator.set_faults({"faults": [fault_rule("AttachGroupPolicy", "error", 2)]})
     with pytest.raises(logical.CodedError):
-        engine("update", "role/app", remote_policies=COS_READ, inline_policies=[DOC_A])
+        engine("update", "role/app", remote_policies=COS_READ, inline_policies=[CVM_DOC])
     assert (group_names(emulator), custom_policy_names(emulator)) == ([], [])
     assert engine.wal() == []
     assert engine.stored("role/app") is None
@@ -241,7 +229,7 @@ def test_a_request_past_its_deadline_creates_nothing(
     with pytest.raises(logical.CodedError) as err:
         engine("read", "creds/app", deadline=time.monotonic() + 1.0)
     assert err.value.status == 504
-    assert "AddUser" not in [e["action"] for e in emulator.requests()][-1:]
+    assert "AddUser" not in action_names(emulator)[-1:]
     assert user_names(emulator) == []
     assert engine.wal() == []
 
@@ -258,7 +246,7 @@ def test_an_answer_vault_no_longer_waits_for_is_taken_back(
     assert err.value.status == 504
     assert user_names(emulator) == []
     assert engine.wal() == []
-    assert calls(emulator)[-3:] == ["AddUser", "AddUserToGroup", "DeleteUser"]
+    assert action_names(emulator)[-3:] == ["AddUser", "AddUserToGroup", "DeleteUser"]
 
 
 def test_a_credential_finished_past_the_rollback_bound_is_taken_back(

@@ -54,7 +54,8 @@ from tencentcloud_secrets.tencentcloud import RetryPolicy, TencentCloudClient
 from tencentcloud_secrets.tencentcloud import models_cam as cm
 from tencentcloud_secrets.tencentcloud.pacing import Pacer
 from tencentcloud_secrets_shim import logical
-from tests.unit.engine.conftest import Mount, client_as
+from tests.support.account import account, marked
+from tests.support.cloud_client import client_as
 from tests.unit.engine.model_support import (
     BOTS,
     ISSUE_ACTIONS,
@@ -81,11 +82,11 @@ from tests.unit.engine.model_support import (
     fault_rules,
     interruptions,
     interrupts,
-    marked,
     role_specs,
     unaccounted,
     wal_entries,
 )
+from tests.unit.engine.support import Mount
 
 EXAMPLES = int(os.environ.get("MODEL_EXAMPLES", "200"))
 STEPS = int(os.environ.get("MODEL_STEPS", "30"))
@@ -172,17 +173,13 @@ class EngineModel(RuleBasedStateMachine):
         self.mount.clock.fixed = time.time()
         self.mount.clock.on_sleep = emulator.advance_clock  # propagation waits cost no time
         self.leases: list[Lease] = []
-        configured = self.mount(
-            "update",
-            "config",
+        self.mount.configure(
+            emulator,
             secret_id=engine_user.secret_id,
             secret_key=engine_user.secret_key,
-            cam_endpoint=emulator.endpoint,
-            sts_endpoint=emulator.endpoint,
             max_retries=2,
             rotation_period=ROTATION_PERIOD,
         )
-        assert configured is None
 
     # --- harness ------------------------------------------------------------------------
 
@@ -288,10 +285,6 @@ class EngineModel(RuleBasedStateMachine):
         owners = frozenset(self.foreign_users)
         return Known(leases=leases, engine_uin=self.engine_uin, key_owners=owners)
 
-    def _account(self) -> dict[str, Any]:
-        state: dict[str, Any] = self.emulator.state["accounts"][0]
-        return state
-
     def _roles(self) -> list[str]:
         return self.mount.storage.list("role/")
 
@@ -306,7 +299,7 @@ class EngineModel(RuleBasedStateMachine):
             if e.get("type") == "cam_user"
         }
         names |= {lease.username for lease in self.leases if lease.username}
-        taken = {u["Name"] for u in self._account()["Users"]}
+        taken = {u["Name"] for u in account(self.emulator)["Users"]}
         return sorted(names - taken)
 
     # --- rules: roles -------------------------------------------------------------------
@@ -587,11 +580,11 @@ class EngineModel(RuleBasedStateMachine):
     # --- invariants ---------------------------------------------------------------------
 
     def _problems(self) -> list[str]:
-        account = self._account()
+        state = account(self.emulator)
         storage = self.mount.storage
-        problems = [f"unaccounted: {p}" for p in unaccounted(account, storage, self._known())]
-        users = {u["Uin"] for u in account["Users"]}
-        groups = {g["GroupId"] for g in account["Groups"]}
+        problems = [f"unaccounted: {p}" for p in unaccounted(state, storage, self._known())]
+        users = {u["Uin"] for u in state["Users"]}
+        groups = {g["GroupId"] for g in state["Groups"]}
         problems += [
             f"deleted a user it did not make: {name} (uin {uin})"
             for uin, name in self.foreign_users.items()
@@ -603,16 +596,16 @@ class EngineModel(RuleBasedStateMachine):
             if gid not in groups
         ]
         config = read_config(storage)
-        keys = {k["AccessKeyId"] for k in account["AccessKeys"]}
+        keys = {k["AccessKeyId"] for k in state["AccessKeys"]}
         if config is None or config.secret_id not in keys:
             problems.append("the mount's own key is gone")
-        user_ids = {(u["Name"], u["Uin"]) for u in account["Users"]}
+        user_ids = {(u["Name"], u["Uin"]) for u in state["Users"]}
         problems += [
             f"the user of a live lease is gone, never revoked: {lease.username}"
             for lease in self.leases
             if lease.username and not lease.revoking and (lease.username, lease.uin) not in user_ids
         ]
-        policies = {p["PolicyId"] for p in account["Policies"]}
+        policies = {p["PolicyId"] for p in state["Policies"]}
         for name in storage.list("role/"):
             role = read_role(storage, name)
             assert role is not None
@@ -683,17 +676,17 @@ class EngineModel(RuleBasedStateMachine):
         self._must(
             "the last rollback", self._send(logical.ROLLBACK, "", data={"immediate": True}, **clean)
         )
-        account = self._account()
+        state = account(self.emulator)
         config = read_config(storage)
         assert config is not None
-        left = marked(account)
+        left = marked(state)
         left["keys"] = [k for k in left["keys"] if k != config.secret_id]
         engine_keys = sorted(
-            k["AccessKeyId"] for k in account["AccessKeys"] if k["Uin"] == self.engine_uin
+            k["AccessKeyId"] for k in state["AccessKeys"] if k["Uin"] == self.engine_uin
         )
         bot_keys = sorted(
             k["AccessKeyId"]
-            for k in account["AccessKeys"]
+            for k in state["AccessKeys"]
             if k["Uin"] in self.foreign_users and k["Uin"] != self.engine_uin
         )
         problems = [f"left in the account: {kind} {names}" for kind, names in left.items() if names]

@@ -24,35 +24,23 @@ from tencentcloud_secrets.role import read_role
 from tencentcloud_secrets.rotation import KeyRotation
 from tencentcloud_secrets.tencentcloud import models_cam as cm
 from tencentcloud_secrets_shim import logical
-from tests.unit.engine.conftest import (
-    Mount,
+from tests.support.account import (
+    access_key_ids,
     account,
-    calls,
     custom_policy_names,
     group_names,
+    marked,
     user_names,
 )
+from tests.support.request_log import action_names
+from tests.support.seed import COS_READ, CVM_DOC
+from tests.unit.engine.support import Mount
 
-COS_READ = "policy_name:QcloudCOSReadOnlyAccess,scope:All"
-DOC = {"version": "2.0", "statement": [{"effect": "allow", "action": ["cvm:*"], "resource": "*"}]}
+NOTHING_MARKED: dict[str, list[str]] = {"users": [], "groups": [], "policies": [], "keys": []}
 
 
 def _faults(emulator: RunningEmulator, *rules: dict[str, Any]) -> None:
     emulator.set_faults({"faults": [{"times": 1, **rule} for rule in rules]})
-
-
-def _marked(emulator: RunningEmulator) -> dict[str, list[str]]:
-    """Everything in the account that carries the engine's marker."""
-    state = account(emulator)
-    return {
-        "users": sorted(u["Name"] for u in state["Users"] if u["Remark"].startswith("Vault ")),
-        "groups": sorted(
-            g["GroupName"] for g in state["Groups"] if g["Remark"].startswith("Vault ")
-        ),
-        "policies": sorted(
-            p["PolicyName"] for p in state["Policies"] if p["Description"].startswith("Vault ")
-        ),
-    }
 
 
 def _issue(engine: Mount, role: str = "app") -> logical.Response | None:
@@ -128,13 +116,16 @@ def test_lost_role_object_then_failed_lookup_keeps_the_wal_entry(
     )
     with pytest.raises(logical.LogicalError):
         engine(
-            "update", "role/app", remote_policies="policy_id:3", inline_policies=json.dumps([DOC])
+            "update",
+            "role/app",
+            remote_policies="policy_id:3",
+            inline_policies=json.dumps([CVM_DOC]),
         )
     assert engine.stored("role/app") is None
     assert engine.wal(), "an object that may exist keeps its WAL entry"
     emulator.set_faults({"faults": []})
     engine.rollback()
-    assert _marked(emulator) == {"users": [], "groups": [], "policies": []}
+    assert marked(account(emulator)) == NOTHING_MARKED
     assert engine.wal() == []
 
 
@@ -145,9 +136,9 @@ def test_a_request_cancelled_before_addusertogroup_leaves_nothing(
     engine: Mount, emulator: RunningEmulator
 ) -> None:
     engine("update", "role/app", remote_policies=COS_READ)
-    before = len(calls(emulator))
+    before = len(action_names(emulator))
     _cancelled_issue(engine, 2)  # AddUser goes out, the cancel comes before AddUserToGroup
-    sent = calls(emulator)[before:]
+    sent = action_names(emulator)[before:]
     assert "AddUserToGroup" not in sent
     assert sent[0] == "AddUser"
     engine.rollback()
@@ -279,7 +270,7 @@ def test_a_role_delete_never_removes_a_group_a_lease_is_joining(
         assert group_names(emulator), "the lease's group stays until the lease ends"
         engine.revoke(issued)
         engine.rollback()
-    assert _marked(emulator) == {"users": [], "groups": [], "policies": []}
+    assert marked(account(emulator)) == NOTHING_MARKED
     assert engine.wal() == []
 
 
@@ -311,7 +302,7 @@ def test_a_role_delete_while_a_join_is_in_flight_leaves_the_group_to_the_sweep(
     ]
     engine.revoke(issued)
     engine.rollback()
-    assert _marked(emulator) == {"users": [], "groups": [], "policies": []}
+    assert marked(account(emulator)) == NOTHING_MARKED
 
 
 # --- a static role written while the scheduler rotates ------------------------------------------
@@ -360,7 +351,9 @@ def test_a_stale_role_write_entry_never_takes_a_lease_users_group(
     failure); the role is deleted while a lease is live; then the entry is rolled back."""
     with monkeypatch.context() as patch:
         patch.setattr(fw, "delete_wal", lambda storage, entry_id: None)
-        engine("update", "role/app", remote_policies=COS_READ, inline_policies=json.dumps([DOC]))
+        engine(
+            "update", "role/app", remote_policies=COS_READ, inline_policies=json.dumps([CVM_DOC])
+        )
     assert len(engine.wal()) == 1
     issued = engine("read", "creds/app")
     assert issued is not None
@@ -371,7 +364,7 @@ def test_a_stale_role_write_entry_never_takes_a_lease_users_group(
     assert custom_policy_names(emulator)
     engine.revoke(issued)
     engine.rollback()
-    assert _marked(emulator) == {"users": [], "groups": [], "policies": []}
+    assert marked(account(emulator)) == NOTHING_MARKED
 
 
 def test_the_role_write_rollback_never_removes_a_group_with_members(
@@ -403,7 +396,7 @@ def test_the_role_write_rollback_deletes_only_what_carries_its_marker(
         cam.create_group(cm.CreateGroupRequest(name, remark="Vault group for role app #theirs"))
         plan["groups"] = [{"group_name": name, "remark": "Vault group for role app #mine"}]
     else:
-        doc = json.dumps(DOC)
+        doc = json.dumps(CVM_DOC)
         cam.create_policy(
             cm.CreatePolicyRequest(name, doc, description="Vault policy for role app #theirs")
         )
@@ -411,9 +404,9 @@ def test_the_role_write_rollback_deletes_only_what_carries_its_marker(
             {"policy_name": name, "description": "Vault policy for role app #mine", "hash": "x"}
         ]
     fw.put_wal(engine.storage, "role_objects", plan)
-    made = _marked(emulator)
+    made = marked(account(emulator))
     engine.rollback()
-    assert _marked(emulator) == made
+    assert marked(account(emulator)) == made
     assert engine.wal() == []
 
 
@@ -443,9 +436,9 @@ def test_a_first_revocation_costs_one_call(engine: Mount, emulator: RunningEmula
     engine("update", "role/app", remote_policies=COS_READ)
     issued = engine("read", "creds/app")
     assert issued is not None
-    before = len(calls(emulator))
+    before = len(action_names(emulator))
     engine.revoke(issued)
-    assert calls(emulator)[before:] == ["DeleteUser"]
+    assert action_names(emulator)[before:] == ["DeleteUser"]
 
 
 # --- rollback_min_age --------------------------------------------------------------------------
@@ -475,7 +468,7 @@ def test_cloud_calls_end_before_the_rollback_may_act(engine: Mount) -> None:
 
 
 def test_removing_the_mount_removes_what_it_made(engine: Mount, emulator: RunningEmulator) -> None:
-    engine("update", "role/app", remote_policies=COS_READ, inline_policies=json.dumps([DOC]))
+    engine("update", "role/app", remote_policies=COS_READ, inline_policies=json.dumps([CVM_DOC]))
     engine("update", "role/two", remote_policies=COS_READ)
     engine("read", "creds/app")
     cam = engine.backend.client(engine.storage).cam
@@ -487,17 +480,17 @@ def test_removing_the_mount_removes_what_it_made(engine: Mount, emulator: Runnin
         cam.delete_user(cm.DeleteUserRequest(lease_user, force=True))
     # A young WAL entry (an issue in flight when the unmount began) is acted on too.
     fw.put_wal(engine.storage, "cam_user", {"username": "vault-x", "remark": "Vault lease #1"})
-    assert _marked(emulator)["groups"]
+    assert marked(account(emulator))["groups"]
     engine.system_view.is_tainted = True
     engine.backend.cleanup()
-    assert _marked(emulator) == {"users": [], "groups": [], "policies": []}
-    assert [k for k in account(emulator)["AccessKeys"] if k["Uin"] == bot.uin] == []
+    assert marked(account(emulator)) == NOTHING_MARKED
+    assert access_key_ids(emulator, bot.uin) == []
     assert user_names(emulator) == ["ci-bot"]
 
 
 def test_cleanup_without_unmount_keeps_everything(engine: Mount, emulator: RunningEmulator) -> None:
     """Vault also calls Cleanup when it seals, stops or reloads the plugin."""
     engine("update", "role/app", remote_policies=COS_READ)
-    made = _marked(emulator)
+    made = marked(account(emulator))
     engine.backend.cleanup()
-    assert _marked(emulator) == made
+    assert marked(account(emulator)) == made

@@ -11,7 +11,7 @@ from tencentcloud_emulator.testing import RunningEmulator
 from tencentcloud_secrets.clients import DEFAULT_REGION, client_from_config
 from tencentcloud_secrets.paths.config import MountConfig
 from tencentcloud_secrets_shim import logical
-from tests.unit.engine.conftest import Mount, error_of
+from tests.unit.engine.support import Mount, error_of
 
 # --- config ---------------------------------------------------------------------------
 
@@ -68,14 +68,7 @@ def test_config_delete(mount: Mount) -> None:
 
 
 def test_client_reaches_the_configured_endpoint(mount: Mount, emulator: RunningEmulator) -> None:
-    mount(
-        "update",
-        "config",
-        secret_id=emulator.secret_id,
-        secret_key=emulator.secret_key,
-        cam_endpoint=emulator.endpoint,
-        sts_endpoint=emulator.endpoint,
-    )
+    mount.configure(emulator)
     identity = mount.backend.client(mount.storage).sts.get_caller_identity()
     assert identity.account_id == str(emulator.owner_uin)
 

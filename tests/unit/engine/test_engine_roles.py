@@ -10,19 +10,12 @@ import pytest
 
 from tencentcloud_emulator.testing import RunningEmulator
 from tencentcloud_secrets_shim import logical
-from tests.unit.engine.conftest import (
-    Mount,
-    account,
-    calls,
-    custom_policy_names,
-    data_of,
-    error_of,
-    group_names,
-    user_names,
-)
+from tests.support.account import account, custom_policy_names, group_names, user_names
+from tests.support.request_log import action_names
+from tests.support.seed import COS_READ, DEMO_ROLE_ARN
+from tests.unit.engine.support import Mount, data_of, error_of
 
-COS_READ = "policy_name:QcloudCOSReadOnlyAccess,scope:All"
-CVM_DOC = {
+CVM_DESCRIBE_DOC = {
     "version": "2.0",
     "statement": [{"effect": "allow", "action": ["cvm:Describe*"], "resource": "*"}],
 }
@@ -30,7 +23,6 @@ CAM_DOC = {
     "version": "2.0",
     "statement": [{"effect": "allow", "action": "cam:GetUser", "resource": "*"}],
 }
-ARN = "qcs::cam::uin/100000000001:roleName/vault-demo-role"
 
 
 def _group_policies(emulator: RunningEmulator) -> dict[str, list[int]]:
@@ -47,7 +39,7 @@ def test_original_payload_reads_back_in_the_original_shapes(
 ) -> None:
     payload: dict[str, Any] = {
         "remote_policies": [COS_READ, "policy_name:QcloudCamReadOnlyAccess,scope:QCS"],
-        "inline_policies": json.dumps([CVM_DOC, CAM_DOC]),
+        "inline_policies": json.dumps([CVM_DESCRIBE_DOC, CAM_DOC]),
         "ttl": "1h",
         "max_ttl": 86400,
     }
@@ -58,19 +50,19 @@ def test_original_payload_reads_back_in_the_original_shapes(
         {"policy_name": "QcloudCOSReadOnlyAccess", "scope": "All", "policy_id": 219187},
         {"policy_name": "QcloudCamReadOnlyAccess", "scope": "QCS", "policy_id": 3},
     ]
-    assert [p["policy_document"] for p in first["inline_policies"]] == [CVM_DOC, CAM_DOC]
+    assert [p["policy_document"] for p in first["inline_policies"]] == [CVM_DESCRIBE_DOC, CAM_DOC]
     assert all(len(p["hash"]) == 32 for p in first["inline_policies"])
     assert (first["ttl"], first["max_ttl"], first["role_arn"]) == (3600, 86400, "")
     # Writing the same documents again keeps the hashes (and makes no new policy).
-    engine("update", "role/app", inline_policies=json.dumps([CVM_DOC, CAM_DOC]))
+    engine("update", "role/app", inline_policies=json.dumps([CVM_DESCRIBE_DOC, CAM_DOC]))
     second = data_of(engine("read", "role/app"))
     assert second["inline_policies"] == first["inline_policies"]
     assert len(custom_policy_names(emulator)) == 2
-    assert calls(emulator).count("CreatePolicy") == 2
+    assert action_names(emulator).count("CreatePolicy") == 2
 
 
 def test_one_group_per_role_carries_every_policy(engine: Mount, emulator: RunningEmulator) -> None:
-    engine("update", "role/app", remote_policies=COS_READ, inline_policies=[CVM_DOC])
+    engine("update", "role/app", remote_policies=COS_READ, inline_policies=[CVM_DESCRIBE_DOC])
     role = data_of(engine("read", "role/app"))
     [group] = role["cam_groups"]
     [inline] = role["cam_policies"]
@@ -111,11 +103,11 @@ def test_list_and_delete(engine: Mount, emulator: RunningEmulator) -> None:
 
 
 def test_sts_roles_are_storage_only(engine: Mount, emulator: RunningEmulator) -> None:
-    assert engine("update", "role/ar", role_arn=ARN, session_duration="1h") is None
+    assert engine("update", "role/ar", role_arn=DEMO_ROLE_ARN, session_duration="1h") is None
     role = data_of(engine("read", "role/ar"))
-    assert (role["credential_type"], role["role_arn"]) == ("assumed_role", ARN)
+    assert (role["credential_type"], role["role_arn"]) == ("assumed_role", DEMO_ROLE_ARN)
     assert "cam_groups" not in role
-    assert calls(emulator) == []
+    assert action_names(emulator) == []
 
 
 # --- validation: 400 naming the field, nothing written anywhere ---------------------------
@@ -172,10 +164,13 @@ def test_sts_roles_are_storage_only(engine: Mount, emulator: RunningEmulator) ->
         ({"remote_policies": COS_READ, "ttl": "soon"}, 'field "ttl"'),
         ({"role_arn": "arn:aws:iam::1:role/x"}, "role_arn"),
         ({"remote_policies": COS_READ, "external_id": "abc"}, "external_id applies only"),
-        ({"role_arn": ARN, "remote_policies": COS_READ}, "remote_policies must be empty"),
-        ({"role_arn": ARN, "session_duration": "13h"}, "session_duration must be between"),
-        ({"role_arn": ARN, "session_policy": "{"}, "session_policy: not valid JSON"),
-        ({"role_arn": ARN, "external_id": "x"}, "external_id must be 2 to 128"),
+        ({"role_arn": DEMO_ROLE_ARN, "remote_policies": COS_READ}, "remote_policies must be empty"),
+        (
+            {"role_arn": DEMO_ROLE_ARN, "session_duration": "13h"},
+            "session_duration must be between",
+        ),
+        ({"role_arn": DEMO_ROLE_ARN, "session_policy": "{"}, "session_policy: not valid JSON"),
+        ({"role_arn": DEMO_ROLE_ARN, "external_id": "x"}, "external_id must be 2 to 128"),
         ({"remote_policies": COS_READ, "username_template": "vault-{{.RoleName}}"}, "random N"),
         ({"remote_policies": COS_READ, "username_template": "{{nope}}-{{random 8}}"}, "unknown"),
         (
@@ -215,9 +210,9 @@ def test_unknown_extra_group_is_refused(engine: Mount, emulator: RunningEmulator
 def test_changing_inline_policies_replaces_their_custom_policies(
     engine: Mount, emulator: RunningEmulator
 ) -> None:
-    engine("update", "role/r", inline_policies=[CVM_DOC, CAM_DOC])
+    engine("update", "role/r", inline_policies=[CVM_DESCRIBE_DOC, CAM_DOC])
     kept, _ = data_of(engine("read", "role/r"))["cam_policies"]
-    engine("update", "role/r", inline_policies=[CVM_DOC])
+    engine("update", "role/r", inline_policies=[CVM_DESCRIBE_DOC])
     role = data_of(engine("read", "role/r"))
     assert role["cam_policies"] == [kept]
     assert custom_policy_names(emulator) == [kept["policy_name"]]
@@ -232,19 +227,23 @@ def test_changing_remote_policies_reattaches_the_group(
     engine("update", "role/r", remote_policies="policy_id:3")
     [group] = group_names(emulator)
     assert _group_policies(emulator) == {group: [3]}
-    assert calls(emulator)[-2:] == ["AttachGroupPolicy", "DetachGroupPolicy"]
+    assert action_names(emulator)[-2:] == ["AttachGroupPolicy", "DetachGroupPolicy"]
 
 
 def test_unchanged_policies_cost_no_calls(engine: Mount, emulator: RunningEmulator) -> None:
-    engine("update", "role/r", remote_policies=COS_READ, inline_policies=[CVM_DOC])
-    before = len(calls(emulator))
-    engine("update", "role/r", remote_policies=COS_READ, inline_policies=[CVM_DOC], ttl="2h")
-    assert calls(emulator)[before:] == []
+    engine("update", "role/r", remote_policies=COS_READ, inline_policies=[CVM_DESCRIBE_DOC])
+    before = len(action_names(emulator))
+    engine(
+        "update", "role/r", remote_policies=COS_READ, inline_policies=[CVM_DESCRIBE_DOC], ttl="2h"
+    )
+    assert action_names(emulator)[before:] == []
 
 
 def test_switching_to_sts_removes_the_cam_objects(engine: Mount, emulator: RunningEmulator) -> None:
-    engine("update", "role/r", remote_policies=COS_READ, inline_policies=[CVM_DOC])
-    response = engine("update", "role/r", role_arn=ARN, remote_policies=[], inline_policies=[])
+    engine("update", "role/r", remote_policies=COS_READ, inline_policies=[CVM_DESCRIBE_DOC])
+    response = engine(
+        "update", "role/r", role_arn=DEMO_ROLE_ARN, remote_policies=[], inline_policies=[]
+    )
     assert response is None
     assert data_of(engine("read", "role/r"))["credential_type"] == "assumed_role"
     assert (group_names(emulator), custom_policy_names(emulator)) == ([], [])
@@ -255,7 +254,7 @@ def test_switching_to_sts_removes_the_cam_objects(engine: Mount, emulator: Runni
 
 
 def test_delete_removes_the_roles_objects(engine: Mount, emulator: RunningEmulator) -> None:
-    engine("update", "role/r", remote_policies=COS_READ, inline_policies=[CVM_DOC])
+    engine("update", "role/r", remote_policies=COS_READ, inline_policies=[CVM_DESCRIBE_DOC])
     assert engine("delete", "role/r") is None
     assert (group_names(emulator), custom_policy_names(emulator)) == ([], [])
     assert engine.storage.list("retired/") == []
@@ -264,7 +263,7 @@ def test_delete_removes_the_roles_objects(engine: Mount, emulator: RunningEmulat
 def test_delete_with_live_leases_keeps_them_working_until_revoked(
     engine: Mount, emulator: RunningEmulator
 ) -> None:
-    engine("update", "role/r", inline_policies=[CVM_DOC])
+    engine("update", "role/r", inline_policies=[CVM_DESCRIBE_DOC])
     issued = engine("read", "creds/r")
     assert issued is not None
     deleted = engine("delete", "role/r")
@@ -284,10 +283,10 @@ def test_delete_with_live_leases_keeps_them_working_until_revoked(
 
 
 def test_a_recreated_role_gets_objects_of_its_own(engine: Mount, emulator: RunningEmulator) -> None:
-    engine("update", "role/r", inline_policies=[CVM_DOC])
+    engine("update", "role/r", inline_policies=[CVM_DESCRIBE_DOC])
     issued = engine("read", "creds/r")
     engine("delete", "role/r")
-    engine("update", "role/r", inline_policies=[CVM_DOC])
+    engine("update", "role/r", inline_policies=[CVM_DESCRIBE_DOC])
     assert len(group_names(emulator)) == 2
     assert issued is not None
     engine.revoke(issued)
@@ -307,7 +306,7 @@ def test_roles_the_original_plugin_stored_keep_working(
             {"policy_name": "QcloudCOSReadOnlyAccess", "scope": "All", "policy_id": 0}
         ],
         "inline_policies": [
-            {"hash": "182ea48f5a55cbc418e73b047494ceee", "policy_document": CVM_DOC}
+            {"hash": "182ea48f5a55cbc418e73b047494ceee", "policy_document": CVM_DESCRIBE_DOC}
         ],
         "ttl": 3600 * 1_000_000_000,
         "max_ttl": 0,
@@ -315,7 +314,7 @@ def test_roles_the_original_plugin_stored_keep_working(
     engine.storage.put(logical.StorageEntry("role/legacy", json.dumps(original).encode()))
     role = data_of(engine("read", "role/legacy"))
     assert (role["credential_type"], role["ttl"]) == ("cam_user", 3600)
-    assert role["inline_policies"][0]["policy_document"] == CVM_DOC
+    assert role["inline_policies"][0]["policy_document"] == CVM_DESCRIBE_DOC
     issued = engine("read", "creds/legacy")
     assert issued is not None
     assert issued.secret is not None
@@ -324,6 +323,6 @@ def test_roles_the_original_plugin_stored_keep_working(
     assert provisioned["remote_policies"][0]["policy_id"] == 219187
     [group] = provisioned["cam_groups"]
     assert group_names(emulator) == [group["group_name"]]
-    before = len(calls(emulator))
+    before = len(action_names(emulator))
     engine("read", "creds/legacy")
-    assert calls(emulator)[before:] == ["AddUser", "AddUserToGroup"]
+    assert action_names(emulator)[before:] == ["AddUser", "AddUserToGroup"]

@@ -5,7 +5,6 @@ manages, and no key it created is left that it does not know."""
 from __future__ import annotations
 
 import contextlib
-from typing import Any
 
 import pytest
 
@@ -16,22 +15,15 @@ from tencentcloud_secrets.paths.config import read_config
 from tencentcloud_secrets.paths.static_roles import read_static_role
 from tencentcloud_secrets.tencentcloud import models_cam as cm
 from tencentcloud_secrets_shim import logical
-from tests.unit.engine.conftest import Mount, account, calls, client_as, data_of, error_of
-
-MODES: dict[str, dict[str, Any]] = {
-    "error": {"code": "InternalError"},
-    "throttled": {"code": "RequestLimitExceeded", "times": 10},
-    "drop-before": {"drop": "before"},
-    "drop-after": {"drop": "after"},
-}
+from tests.support.account import access_key_ids, account
+from tests.support.cloud_client import client_as
+from tests.support.faults import FAULT_MODES, fault_rule
+from tests.support.request_log import action_names
+from tests.unit.engine.support import Mount, data_of, error_of
 
 
 class Crash(BaseException):
     """The process dies here: nothing after this line runs, no cleanup either."""
-
-
-def _keys_of(emulator: RunningEmulator, uin: int) -> list[str]:
-    return sorted(k["AccessKeyId"] for k in account(emulator)["AccessKeys"] if k["Uin"] == uin)
 
 
 def _works(emulator: RunningEmulator, secret_id: str, secret_key: str) -> bool:
@@ -57,7 +49,7 @@ def engine_uin(engine: Mount, emulator: RunningEmulator) -> int:
 def _assert_root_consistent(engine: Mount, emulator: RunningEmulator, uin: int) -> None:
     config = read_config(engine.storage)
     assert config is not None
-    assert _keys_of(emulator, uin) == [config.secret_id]
+    assert access_key_ids(emulator, uin) == [config.secret_id]
     assert _works(emulator, config.secret_id, config.secret_key)
     assert engine.wal() == []
 
@@ -68,11 +60,11 @@ def _assert_root_consistent(engine: Mount, emulator: RunningEmulator, uin: int) 
 def test_rotate_root(engine: Mount, emulator: RunningEmulator, engine_uin: int) -> None:
     old = read_config(engine.storage)
     assert old is not None
-    before = len(calls(emulator))
+    before = len(action_names(emulator))
     rotated = engine("update", "config/rotate-root")
     data = data_of(rotated)
     assert set(data) == {"secret_id"}
-    assert calls(emulator)[before:] == [
+    assert action_names(emulator)[before:] == [
         "ListAccessKeys",
         "CreateAccessKey",
         "GetCallerIdentity",
@@ -119,7 +111,7 @@ def test_rotate_root_refuses_a_user_holding_two_keys(
     message = error_of(engine("update", "config/rotate-root"))
     assert "already holds 2 access keys" in message
     assert extra.access_key_id in message
-    assert calls(emulator)[-1] == "ListAccessKeys"
+    assert action_names(emulator)[-1] == "ListAccessKeys"
 
 
 def test_rotate_root_needs_configured_keys(engine: Mount) -> None:
@@ -127,14 +119,14 @@ def test_rotate_root_needs_configured_keys(engine: Mount) -> None:
     assert "needs keys configured on this mount" in error_of(engine("update", "config/rotate-root"))
 
 
-@pytest.mark.parametrize("mode", sorted(MODES))
+@pytest.mark.parametrize("mode", sorted(FAULT_MODES))
 @pytest.mark.parametrize(
     "step", ["ListAccessKeys", "CreateAccessKey", "GetCallerIdentity", "DeleteAccessKey"]
 )
 def test_rotate_root_faults(
     engine: Mount, emulator: RunningEmulator, engine_uin: int, step: str, mode: str
 ) -> None:
-    emulator.set_faults({"faults": [{"action": step, "nth": 1, "times": 1, **MODES[mode]}]})
+    emulator.set_faults({"faults": [fault_rule(step, mode)]})
     with contextlib.suppress(logical.LogicalError):
         engine("update", "config/rotate-root")
     emulator.set_faults({"faults": []})
@@ -158,7 +150,7 @@ def test_rotate_root_crash(
     with pytest.raises(Crash):
         engine("update", "config/rotate-root")
     monkeypatch.undo()
-    assert len(_keys_of(emulator, engine_uin)) == 2  # both keys exist after the crash
+    assert len(access_key_ids(emulator, engine_uin)) == 2  # both keys exist after the crash
     engine.backend.reset_client()  # a new process
     engine.rollback()
     _assert_root_consistent(engine, emulator, engine_uin)
@@ -187,7 +179,7 @@ def test_rotate_root_crash_around_the_store(
         engine("update", "config/rotate-root")
     monkeypatch.undo()
     assert len(engine.wal()) == 2
-    assert len(_keys_of(emulator, engine_uin)) == 2
+    assert len(access_key_ids(emulator, engine_uin)) == 2
     engine.backend.reset_client()  # a new process
     engine.rollback()
     _assert_root_consistent(engine, emulator, engine_uin)
@@ -207,7 +199,7 @@ def test_a_rotation_rollback_deletes_only_keys_with_its_marker(
         {"target_uin": engine_uin, "description": "Vault root key rotation #mine"},
     )
     engine.rollback()
-    assert theirs.access_key_id in _keys_of(emulator, engine_uin)
+    assert theirs.access_key_id in access_key_ids(emulator, engine_uin)
     assert engine.wal() == []
 
 
@@ -267,7 +259,7 @@ def _assert_static_consistent(
 ) -> None:
     role = read_static_role(engine.storage, name)
     assert role is not None
-    assert _keys_of(emulator, bot) == [role.secret_id]
+    assert access_key_ids(emulator, bot) == [role.secret_id]
     assert _works(emulator, role.secret_id, role.secret_key)
     assert engine.wal() == []
 
@@ -284,7 +276,7 @@ def test_static_role_lifecycle(engine: Mount, emulator: RunningEmulator, bot: in
     _assert_static_consistent(engine, emulator, bot)
     assert data_of(engine("list", "static-roles/")) == {"keys": ["ci"]}
     assert engine("delete", "static-roles/ci") is None
-    assert _keys_of(emulator, bot) == []  # as Vault found it
+    assert access_key_ids(emulator, bot) == []  # as Vault found it
     [user] = [u for u in account(emulator)["Users"] if u["Uin"] == bot]
     assert len(user["GroupIds"]) == 1
 
@@ -305,7 +297,7 @@ def test_static_role_by_uin_and_refusals(
     message = error_of(engine("update", "static-roles/keyed", username="keyed"))
     assert f"holds access keys ({keyed.secret_id})" in message
     assert engine.stored("static-role/keyed") is None
-    assert _keys_of(emulator, keyed.uin) == [keyed.secret_id]
+    assert access_key_ids(emulator, keyed.uin) == [keyed.secret_id]
 
 
 def test_static_roles_rotate_on_schedule(
@@ -322,7 +314,7 @@ def test_static_roles_rotate_on_schedule(
     _assert_static_consistent(engine, emulator, bot)
 
 
-@pytest.mark.parametrize("mode", sorted(MODES))
+@pytest.mark.parametrize("mode", sorted(FAULT_MODES))
 @pytest.mark.parametrize(
     "step", ["ListAccessKeys", "CreateAccessKey", "GetCallerIdentity", "DeleteAccessKey"]
 )
@@ -330,7 +322,7 @@ def test_static_rotation_faults(
     engine: Mount, emulator: RunningEmulator, bot: int, step: str, mode: str
 ) -> None:
     engine("update", "static-roles/ci", username="ci-bot")
-    emulator.set_faults({"faults": [{"action": step, "nth": 1, "times": 1, **MODES[mode]}]})
+    emulator.set_faults({"faults": [fault_rule(step, mode)]})
     with contextlib.suppress(logical.LogicalError):
         engine("update", "rotate-role/ci")
     emulator.set_faults({"faults": []})

@@ -11,7 +11,7 @@ import pytest
 from tencentcloud_secrets.clients import client_from_config
 from tencentcloud_secrets.paths.config import MountConfig, write_config
 from tencentcloud_secrets_shim import logical
-from tests.unit.engine.conftest import Mount, data_of, error_of
+from tests.unit.engine.support import Mount, data_of, error_of
 
 GOOD: dict[str, Any] = {
     "secret_id": "AKIDgood",

@@ -12,9 +12,9 @@ from tencentcloud_secrets.paths.roles import MAX_ROLE_NAME_CHARS
 from tencentcloud_secrets.role import Role, write_role
 from tencentcloud_secrets.templates import MAX_TEMPLATE_CHARS
 from tencentcloud_secrets_shim import logical
-from tests.unit.engine.conftest import Mount, error_of
+from tests.support.seed import DEMO_ROLE_ARN
+from tests.unit.engine.support import Mount, error_of
 
-ARN = "qcs::cam::uin/100000000001:roleName/vault-demo-role"
 BOMB = "{{.RoleName" + ' | replace "" "aaaaaaaaaa"' * 7 + "}}"
 MAX_MESSAGE_CHARS = 300
 
@@ -31,7 +31,7 @@ def _refused(mount: Mount, path: str, **data: Any) -> str:
     ("data", "field"),
     [
         ({"remote_policies": "policy_id:3", "username_template": BOMB}, "username_template"),
-        ({"role_arn": ARN, "session_name_template": BOMB}, "session_name_template"),
+        ({"role_arn": DEMO_ROLE_ARN, "session_name_template": BOMB}, "session_name_template"),
     ],
 )
 def test_the_reported_template_is_a_short_400(
@@ -44,7 +44,7 @@ def test_the_reported_template_is_a_short_400(
 
 def test_an_overlong_template_is_a_400_naming_the_field(mount: Mount) -> None:
     template = "vault-{{random 8}}-" + "x" * MAX_TEMPLATE_CHARS
-    message = _refused(mount, "role/app", role_arn=ARN, session_name_template=template)
+    message = _refused(mount, "role/app", role_arn=DEMO_ROLE_ARN, session_name_template=template)
     assert message.startswith("session_name_template: the template is ")
     assert f"at most {MAX_TEMPLATE_CHARS}" in message
 
@@ -59,17 +59,17 @@ def test_a_too_long_sample_name_is_quoted_briefly(mount: Mount) -> None:
 
 def test_role_names_are_capped(mount: Mount) -> None:
     longest = "r" * MAX_ROLE_NAME_CHARS
-    assert mount("update", f"role/{longest}", role_arn=ARN) is None
+    assert mount("update", f"role/{longest}", role_arn=DEMO_ROLE_ARN) is None
     assert mount.stored(f"role/{longest}") is not None
     mount.storage.delete(f"role/{longest}")
-    message = _refused(mount, "role/" + "r" * 5000, role_arn=ARN)
+    message = _refused(mount, "role/" + "r" * 5000, role_arn=DEMO_ROLE_ARN)
     assert message.startswith('name "rrrr')
     assert f"5000 characters; role names may have at most {MAX_ROLE_NAME_CHARS}" in message
 
 
 def test_a_role_stored_before_the_cap_stays_editable(mount: Mount) -> None:
     name = "r" * (MAX_ROLE_NAME_CHARS + 50)
-    write_role(mount.storage, name, Role(role_arn=ARN, credential_type="assumed_role"))
+    write_role(mount.storage, name, Role(role_arn=DEMO_ROLE_ARN, credential_type="assumed_role"))
     assert mount("update", f"role/{name}", session_duration="1h") is None
     stored = mount.stored(f"role/{name}")
     assert stored is not None

@@ -20,22 +20,11 @@ from tencentcloud_secrets.tencentcloud.models_cam import (
     CreatePolicyRequest,
     DeleteUserRequest,
 )
-from tests.unit.tencentcloud.support import ClientFactory, calls
+from tests.support.account import access_key_ids, account, user_names
+from tests.support.request_log import actions_and_codes
+from tests.unit.tencentcloud.support import ClientFactory
 
 DOC = '{"version":"2.0","statement":[{"effect":"allow","action":["cos:*"],"resource":["*"]}]}'
-
-
-def _account(emulator: RunningEmulator) -> dict[str, Any]:
-    account: dict[str, Any] = emulator.state["accounts"][0]
-    return account
-
-
-def _user_names(emulator: RunningEmulator) -> list[str]:
-    return [u["Name"] for u in _account(emulator)["Users"]]
-
-
-def _key_ids(emulator: RunningEmulator, uin: int) -> list[str]:
-    return [k["AccessKeyId"] for k in _account(emulator)["AccessKeys"] if k["Uin"] == uin]
 
 
 def _once(action: str, **fault: Any) -> dict[str, Any]:
@@ -49,9 +38,9 @@ def test_add_user_answer_lost_after_create(
     emulator.set_faults({"faults": [_once("AddUser", drop="after")]})
     result = client.cam.add_user(AddUserRequest("u1", remark="nonce-1", use_api=True))
     assert result.recovered
-    assert _user_names(emulator) == ["u1"]
-    assert _key_ids(emulator, result.uin) == [result.secret_id]
-    assert calls(emulator) == [
+    assert user_names(emulator) == ["u1"]
+    assert access_key_ids(emulator, result.uin) == [result.secret_id]
+    assert actions_and_codes(emulator) == [
         ("AddUser", "Dropped"),
         ("GetUser", "Success"),
         ("ListAccessKeys", "Success"),
@@ -63,7 +52,7 @@ def test_add_user_answer_lost_after_create(
     assert result.secret_key is not None
     as_user = make_client(credentials=Credentials(result.secret_id, result.secret_key))
     assert as_user.sts.get_caller_identity().user_id
-    assert calls(emulator)[-1] == ("GetCallerIdentity", "Success")
+    assert actions_and_codes(emulator)[-1] == ("GetCallerIdentity", "Success")
 
 
 def test_add_user_lost_before_create_is_sent_again(
@@ -73,12 +62,12 @@ def test_add_user_lost_before_create_is_sent_again(
     emulator.set_faults({"faults": [_once("AddUser", drop="before")]})
     result = client.cam.add_user(AddUserRequest("u2", remark="nonce-2", use_api=True))
     assert not result.recovered
-    assert calls(emulator) == [
+    assert actions_and_codes(emulator) == [
         ("AddUser", "DroppedBefore"),
         ("GetUser", "ResourceNotFound.UserNotExist"),
         ("AddUser", "Success"),
     ]
-    assert _key_ids(emulator, result.uin) == [result.secret_id]
+    assert access_key_ids(emulator, result.uin) == [result.secret_id]
 
 
 def test_name_in_use_after_lost_answer_means_ours(
@@ -97,13 +86,13 @@ def test_name_in_use_after_lost_answer_means_ours(
     result = client.cam.add_user(AddUserRequest("u3", remark="nonce-3"))
     assert result.recovered
     assert result.secret_key is None
-    assert calls(emulator) == [
+    assert actions_and_codes(emulator) == [
         ("AddUser", "Dropped"),
         ("GetUser", "ResourceNotFound.UserNotExist"),
         ("AddUser", "InvalidParameter.SubUserNameInUse"),
         ("GetUser", "Success"),
     ]
-    assert _user_names(emulator) == ["u3"]
+    assert user_names(emulator) == ["u3"]
 
 
 def test_lost_answer_never_adopts_a_user_with_another_remark(
@@ -115,8 +104,8 @@ def test_lost_answer_never_adopts_a_user_with_another_remark(
     with pytest.raises(AlreadyExistsError):
         client.cam.add_user(AddUserRequest("shared-name", remark="ours", use_api=True))
     # Their user and their key are untouched.
-    assert _key_ids(emulator, theirs.uin) == [theirs.secret_id]
-    assert ("DeleteAccessKey", "Success") not in calls(emulator)
+    assert access_key_ids(emulator, theirs.uin) == [theirs.secret_id]
+    assert ("DeleteAccessKey", "Success") not in actions_and_codes(emulator)
 
 
 def test_lost_answer_never_adopts_a_group_or_policy_with_another_marker(
@@ -142,7 +131,7 @@ def test_name_in_use_without_lost_answer_is_raised(
     with pytest.raises(AlreadyExistsError) as info:
         client.cam.add_user(AddUserRequest("taken"))
     assert info.value.code == "InvalidParameter.SubUserNameInUse"
-    assert calls(emulator) == [
+    assert actions_and_codes(emulator) == [
         ("AddUser", "Success"),
         ("AddUser", "InvalidParameter.SubUserNameInUse"),
     ]
@@ -157,7 +146,7 @@ def test_create_policy_lost_answer_matches_exact_name(
     result = client.cam.create_policy(CreatePolicyRequest("app-policy", DOC, description="nonce-p"))
     assert result.recovered
     assert result.policy_id != decoy
-    policies = {p["PolicyName"]: p["PolicyId"] for p in _account(emulator)["Policies"]}
+    policies = {p["PolicyName"]: p["PolicyId"] for p in account(emulator)["Policies"]}
     assert policies == {"app-policy": result.policy_id, "app-policy-extra": decoy}
 
 
@@ -166,7 +155,7 @@ def test_create_group_lost_answer(emulator: RunningEmulator, make_client: Client
     emulator.set_faults({"faults": [_once("CreateGroup", drop="after")]})
     result = client.cam.create_group(CreateGroupRequest("g1", remark="nonce-g"))
     assert result.recovered
-    groups = [(g["GroupName"], g["GroupId"]) for g in _account(emulator)["Groups"]]
+    groups = [(g["GroupName"], g["GroupId"]) for g in account(emulator)["Groups"]]
     assert groups == [("g1", result.group_id)]
 
 
@@ -177,8 +166,8 @@ def test_create_access_key_lost_answer_with_description(
     user = client.cam.add_user(AddUserRequest("k1"))
     emulator.set_faults({"faults": [_once("CreateAccessKey", drop="after")]})
     key = client.cam.create_access_key(CreateAccessKeyRequest(user.uin, "lease-42"))
-    assert _key_ids(emulator, user.uin) == [key.access_key_id]
-    assert [a for a, _ in calls(emulator)].count("CreateAccessKey") == 2
+    assert access_key_ids(emulator, user.uin) == [key.access_key_id]
+    assert [a for a, _ in actions_and_codes(emulator)].count("CreateAccessKey") == 2
 
 
 def test_create_access_key_lost_answer_without_description_raises(
@@ -201,8 +190,8 @@ def test_delete_lost_answer_then_not_found_is_done(
     client.cam.add_user(AddUserRequest("d1"))
     emulator.set_faults({"faults": [_once("DeleteUser", drop="after")]})
     client.cam.delete_user(DeleteUserRequest("d1", force=True))
-    assert _user_names(emulator) == []
-    assert calls(emulator)[-2:] == [
+    assert user_names(emulator) == []
+    assert actions_and_codes(emulator)[-2:] == [
         ("DeleteUser", "Dropped"),
         ("DeleteUser", "ResourceNotFound.UserNotExist"),
     ]
@@ -215,7 +204,7 @@ def test_reconciliation_is_bounded(emulator: RunningEmulator, make_client: Clien
         client.cam.add_user(AddUserRequest("never"))
     added = emulator.requests("AddUser")
     assert [e["code"] for e in added] == ["DroppedBefore"] * 3
-    assert _user_names(emulator) == []
+    assert user_names(emulator) == []
 
 
 class _NeverConnects:

@@ -28,14 +28,11 @@ from tencentcloud_secrets.tencentcloud.errors import error_class_for
 from tencentcloud_secrets.tencentcloud.models_cam import AddUserRequest, GetUserRequest
 from tencentcloud_secrets.tencentcloud.models_sts import AssumeRoleWithWebIdentityRequest
 from tencentcloud_secrets.tencentcloud.transport import CAM
-from tests.unit.tencentcloud.support import (
-    OIDC_PROVIDER,
-    OIDC_ROLE_ARN,
-    ClientFactory,
-    calls,
-    temporary_credentials,
-    web_identity_token,
-)
+from tests.support.account import account
+from tests.support.request_log import actions_and_codes
+from tests.support.seed import OIDC_PROVIDER, OIDC_ROLE_ARN
+from tests.support.web_identity import web_identity_token
+from tests.unit.tencentcloud.support import ClientFactory, temporary_credentials
 
 
 @pytest.mark.parametrize(
@@ -74,7 +71,7 @@ def _add_user(client: TencentCloudClient, name: str) -> int:
 
 
 def _user_in_state(emulator: RunningEmulator, name: str) -> dict[str, Any]:
-    users = emulator.state["accounts"][0]["Users"]
+    users = account(emulator)["Users"]
     found: dict[str, Any] = next(u for u in users if u["Name"] == name)
     return found
 
@@ -141,7 +138,8 @@ def test_wrong_key_is_authentication_error(
     with pytest.raises(AuthenticationError) as info:
         client.cam.get_user(GetUserRequest("x"))
     assert info.value.code == "AuthFailure.SignatureFailure"
-    assert calls(emulator) == [("GetUser", "AuthFailure.SignatureFailure")]  # never retried
+    # Never retried.
+    assert actions_and_codes(emulator) == [("GetUser", "AuthFailure.SignatureFailure")]
 
 
 def _throttle(action: str, times: int | None = None) -> dict[str, Any]:
@@ -158,7 +156,7 @@ def test_throttling_is_retried_and_resigned(
     uin = _add_user(client, "carol")
     emulator.set_faults(_throttle("GetUser", times=2))
     assert client.cam.get_user(GetUserRequest("carol")).uin == uin
-    assert calls(emulator) == [
+    assert actions_and_codes(emulator) == [
         ("AddUser", "Success"),
         ("GetUser", "RequestLimitExceeded"),
         ("GetUser", "RequestLimitExceeded"),
@@ -213,7 +211,7 @@ def test_server_errors_and_garbage_are_transport_errors_and_retried(
         }
     )
     assert client.cam.get_user(GetUserRequest("dan")).uin == uin
-    assert calls(emulator) == [
+    assert actions_and_codes(emulator) == [
         ("AddUser", "Success"),
         ("GetUser", "HTTP500"),
         ("GetUser", "Garbage"),
@@ -231,7 +229,7 @@ def test_garbage_raised_when_out_of_attempts(
         client.cam.get_user(GetUserRequest("x"))
     assert info.value.code == "ClientParseError"
     assert info.value.possibly_sent
-    assert calls(emulator) == [("GetUser", "Garbage")]
+    assert actions_and_codes(emulator) == [("GetUser", "Garbage")]
 
 
 def test_lost_answer_not_retried_when_caller_says_so(
@@ -242,7 +240,7 @@ def test_lost_answer_not_retried_when_caller_says_so(
     with pytest.raises(TransportError) as info:
         client.transport.call(CAM, "AddUser", {"Name": "x"}, retry_sent=False)
     assert info.value.possibly_sent
-    assert calls(emulator) == [("AddUser", "Dropped")]
+    assert actions_and_codes(emulator) == [("AddUser", "Dropped")]
 
 
 def _closed_port() -> int:
