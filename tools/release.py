@@ -176,7 +176,9 @@ def pack(
     library = (runtime / "lib" / LIBPYTHON).read_bytes()
     offset = -(-len(front) // PAGE) * PAGE
     front = patch_locator(front, offset, len(library))
-    _, app = zipapp.app_members(site_packages, entry_point=entry_point, exclude=exclude)
+    _, app = zipapp.app_members(
+        site_packages, zipapp.AppOptions(entry_point=entry_point, exclude=exclude)
+    )
     members = stdlib_members(runtime / "lib" / "python3.11") + app
     scratch = output.with_name(output.name + ".tmp")
     with scratch.open("wb") as out:

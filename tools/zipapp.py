@@ -28,6 +28,7 @@ BASE_PYTHON): that is the one whose bytecode it writes.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import fnmatch
 import hashlib
 import io
@@ -186,24 +187,35 @@ def check_interpreter(interpreter: str) -> None:
         )
 
 
+@dataclasses.dataclass(frozen=True)
+class AppOptions:
+    """What the bootstrap is built with: the entry point it runs, the name of the default
+    unpack directory, and the variables that choose another one."""
+
+    entry_point: str
+    app_name: str = APP_NAME
+    unpack_env: str = UNPACK_ENV
+    readonly_env: str = READONLY_ENV
+    exclude: tuple[str, ...] = ()
+
+
 def app_members(
-    site_packages: Path,
-    *,
-    entry_point: str,
-    app_name: str = APP_NAME,
-    unpack_env: str = UNPACK_ENV,
-    readonly_env: str = READONLY_ENV,
-    exclude: tuple[str, ...] = (),
+    site_packages: Path, options: AppOptions
 ) -> tuple[str, list[tuple[zipfile.ZipInfo, bytes]]]:
     """The archive's members for the interpreter running this tool, and the build id. All
     stored: zipimport would import zlib to read the first two on every start, and the payload
     is compressed already."""
-    check_entry_point(entry_point)
-    files = collect(site_packages, exclude)
+    check_entry_point(options.entry_point)
+    files = collect(site_packages, options.exclude)
     packed = payload(files)
     build_id = hashlib.sha256(packed).hexdigest()
     source = bootstrap_source(
-        build_id, entry_point, app_name, unpack_env, readonly_env, manifest(files)
+        build_id,
+        options.entry_point,
+        options.app_name,
+        options.unpack_env,
+        options.readonly_env,
+        manifest(files),
     )
     with tempfile.TemporaryDirectory(prefix="zipapp-") as scratch:
         main_py = Path(scratch, "__main__.py")
@@ -220,27 +232,10 @@ def app_members(
     return build_id, members
 
 
-def build(
-    site_packages: Path,
-    output: Path,
-    *,
-    interpreter: str,
-    entry_point: str,
-    app_name: str = APP_NAME,
-    unpack_env: str = UNPACK_ENV,
-    readonly_env: str = READONLY_ENV,
-    exclude: tuple[str, ...] = (),
-) -> str:
+def build(site_packages: Path, output: Path, *, interpreter: str, options: AppOptions) -> str:
     """Write the executable to ``output``; return its build id."""
     check_interpreter(interpreter)
-    build_id, members = app_members(
-        site_packages,
-        entry_point=entry_point,
-        app_name=app_name,
-        unpack_env=unpack_env,
-        readonly_env=readonly_env,
-        exclude=exclude,
-    )
+    build_id, members = app_members(site_packages, options)
     with output.open("wb") as out:
         out.write(f"#!{interpreter}\n".encode())
         with zipfile.ZipFile(out, "w") as archive:
@@ -272,15 +267,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-o", "--output", type=Path, required=True)
     args = parser.parse_args(argv)
     try:
+        options = AppOptions(
+            args.entry_point, args.app_name, args.unpack_env, args.readonly_env, tuple(args.exclude)
+        )
         build_id = build(
-            args.site_packages,
-            args.output,
-            interpreter=args.interpreter,
-            entry_point=args.entry_point,
-            app_name=args.app_name,
-            unpack_env=args.unpack_env,
-            readonly_env=args.readonly_env,
-            exclude=tuple(args.exclude),
+            args.site_packages, args.output, interpreter=args.interpreter, options=options
         )
     except BuildError as exc:
         print(f"zipapp: {exc}", file=sys.stderr)
