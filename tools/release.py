@@ -116,7 +116,8 @@ def unpack_runtime(module_dir: Path, into: Path, strip: str = "strip") -> None:
 
 def stdlib_members(lib: Path) -> list[tuple[zipfile.ZipInfo, bytes]]:
     """The standard library as sourceless bytecode (``stdlib/os.pyc``: zipimport finds a
-    module's .pyc beside where its source would be), deflated, and Python's license."""
+    module's .pyc beside where its source would be), stored so that importing one inflates
+    nothing, and Python's license."""
     members = []
     with tempfile.TemporaryDirectory(prefix="release-") as scratch:
         for path in sorted(lib.rglob("*")):

@@ -131,7 +131,7 @@ class RoleGroups:
         deleted or changes type); returns the retired record's key, for ``sweep_now``."""
         if role.credential_type != CAM_USER:
             return None
-        self._hints.pop(name, None)
+        self.forget(name)
         return self._objects(request.storage).retire(
             name, role, role.managed_groups, role.inline_policies
         )
@@ -154,8 +154,8 @@ class RoleGroups:
         return self._objects(storage).sweep(deadline)
 
     def forget(self, name: str) -> None:
-        """The role changed elsewhere (a replicated write): its hint may name a group it no
-        longer has."""
+        """The role's groups changed (retired here, or a replicated write elsewhere): its hint
+        may name a group it no longer has."""
         self._hints.pop(name, None)
 
     def roll_back(self, request: logical.Request, data: Any) -> None:

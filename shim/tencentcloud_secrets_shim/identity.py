@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import select
+import signal
 import time
 
 log = logging.getLogger(__name__)
@@ -96,7 +97,7 @@ class PendingIdentity:
             while True:
                 left = deadline - time.monotonic()
                 if left <= 0 or not select.select([read_end], [], [], left)[0]:
-                    os.kill(pid, 9)
+                    os.kill(pid, signal.SIGKILL)
                     os.waitpid(pid, 0)
                     raise IdentityError("no key pair in time")
                 chunk = os.read(read_end, 65536)

@@ -37,6 +37,8 @@ from tencentcloud_secrets_shim._proto.goplugin.health_pb2 import (
     HealthCheckResponse,
 )
 from tencentcloud_secrets_shim._proto.vault.logical import version_pb2
+from tests.support.account import user_names
+from tests.support.cloud_client import client_as
 from tests.support.plugin_process import (
     HANDSHAKE,
     client_ssl,
@@ -45,7 +47,6 @@ from tests.support.plugin_process import (
     vault_like_identity,
     version,
 )
-from tests.unit.engine.conftest import client_as, user_names
 from tools.vaultserver import PLUGIN_BIN, PLUGIN_NAME, RELEASE_FILE, ROOT, VaultServer
 
 LOCATOR_MAGIC = b"tc-release-lib:1"  # tools/release/launcher.c
@@ -206,12 +207,16 @@ def in_root(root: Path, argv: list[str], env: dict[str, str]) -> list[str]:
     return ["unshare", *namespaces, "sh", "-c", script]
 
 
-def stop_in_root(proc: subprocess.Popen[str] | subprocess.Popen[bytes], timeout: float = 30) -> int:
-    """SIGTERM to what runs in the root (``unshare`` keeps SIGTERM for itself), then wait for
+def stop_in_root(
+    proc: subprocess.Popen[str] | subprocess.Popen[bytes],
+    sig: int = signal.SIGTERM,
+    timeout: float = 30,
+) -> int:
+    """``sig`` to what runs in the root (``unshare`` keeps SIGTERM for itself), then wait for
     both; the exit status of ``unshare`` is that of its child."""
     with contextlib.suppress(OSError):
         for child in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split():
-            os.kill(int(child), signal.SIGTERM)
+            os.kill(int(child), sig)
     return proc.wait(timeout)
 
 
@@ -316,7 +321,7 @@ class VaultInRoot(VaultServer):
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.process is not None:
-            stop_in_root(self.process)
+            stop_in_root(self.process, sig)
             self.process = None
 
 

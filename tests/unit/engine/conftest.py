@@ -12,8 +12,6 @@ import pytest
 from tencentcloud_emulator.testing import RunningEmulator
 
 # tests/integration/test_release.py still imports these two from here.
-from tests.support.account import user_names as user_names
-from tests.support.cloud_client import client_as as client_as
 from tests.unit.engine.support import Mount, fast_retries
 
 
