@@ -73,4 +73,5 @@ def client_from_config(
         retry=retry or Retry(max_attempts=config.max_retries + 1),
         pacer=pacer,
         timeouts=Timeouts(read=float(config.request_timeout)),
+        environ=environ,
     )

@@ -93,7 +93,7 @@ class Leases:
             raise vault_error(exc, f'revoking the credential of user "{username}"') from None
         if retry:
             storage.delete(pending)
-        log.info("revoked cam_user credential", extra={"username": username})
+        log.debug("revoked cam_user credential", extra={"username": username})
         return None
 
     @staticmethod

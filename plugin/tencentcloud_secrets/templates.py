@@ -19,6 +19,7 @@ checks the same caps again before it builds anything, as a second line of defenc
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import secrets
 import shlex
@@ -118,7 +119,7 @@ def _source(words: list[str]) -> tuple[Step, Bound, int]:
     if head == "random":
         size = _count(head, args, 1, 64)
         return (
-            (lambda _, __: "".join(secrets.choice(_RANDOM_ALPHABET) for _ in range(size))),
+            (lambda _, __: random_text(size)),
             Bound(size),
             size,
         )
@@ -273,6 +274,30 @@ class NameTemplate:
                 raise _too_big(size)
             out.append(value)
         return "".join(out)
+
+
+@functools.lru_cache(maxsize=256)
+def parsed(text: str) -> NameTemplate:
+    """``NameTemplate.parse``, remembered: a role's template is parsed once, not on every
+    credential (a parsed template is immutable; a template that fails is not remembered)."""
+    return NameTemplate.parse(text)
+
+
+# Bytes at or above this are thrown away, so that every character is equally likely.
+_UNBIASED_BELOW = 256 - 256 % len(_RANDOM_ALPHABET)
+
+
+def random_text(size: int) -> str:
+    """``size`` letters and digits from the system's CSPRNG, read in one call per name rather
+    than one per character."""
+    chars: list[str] = []
+    while len(chars) < size:
+        for byte in secrets.token_bytes(2 * size):
+            if byte < _UNBIASED_BELOW:
+                chars.append(_RANDOM_ALPHABET[byte % len(_RANDOM_ALPHABET)])
+                if len(chars) == size:
+                    break
+    return "".join(chars)
 
 
 def check_name(name: str, *, what: str, low: int, high: int) -> str | None:

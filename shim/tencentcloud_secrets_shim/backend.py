@@ -49,10 +49,12 @@ class _MetadataModeStorage:
         raise logical.StorageError(METADATA_MODE_ERROR)
 
 
-# Worker threads of one mount. Each mount has its own pool, so a mount whose cloud calls hang
-# (up to the retry budget) uses up its own threads and never another mount's; Vault revokes
-# at most a few hundred leases at once, and the cloud's rate limits make more threads useless.
-MOUNT_WORKERS = 32
+# Worker threads of one mount, made as requests need them. Each mount has its own pool, so a
+# mount whose cloud calls hang (up to the retry budget) uses up its own threads and never
+# another mount's. A credential's worker mostly waits on the network (an STS call is one
+# round trip), so the pool must hold as many requests as clients send at once: with 32
+# workers, 64 clients waited in line for half of their time.
+MOUNT_WORKERS = 128
 
 
 @dataclasses.dataclass

@@ -11,8 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
+import select
 import sys
-from typing import Any, TextIO
+import threading
+from typing import Any
 
 _LEVELS = {
     logging.DEBUG: "debug",
@@ -64,9 +67,46 @@ class HclogFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False)
 
 
-def configure(level: int = logging.INFO, stream: TextIO | None = None) -> logging.Handler:
-    """Send every log record of the process to stderr as hclog JSON."""
-    handler = logging.StreamHandler(stream or sys.stderr)
+class LineHandler(logging.Handler):
+    """Writes each record as one line with one ``os.write`` to a file descriptor.
+
+    ``logging``'s stream handlers hold one lock across formatting and writing, so worker
+    threads that log at once wait for each other. A write of up to ``PIPE_BUF`` bytes to a pipe
+    (go-plugin reads stderr through one) is atomic, so lines that short need no lock at all:
+    they neither interleave nor wait. Longer lines take a lock among themselves."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__()
+        self.fd = fd
+        self._long_lines = threading.Lock()
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        # logging.Handler.handle would take the handler's lock around emit.
+        if not self.filter(record):
+            return False
+        self.emit(record)
+        return True
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            data = (self.format(record) + "\n").encode("utf-8", "backslashreplace")
+            if len(data) <= select.PIPE_BUF:
+                self._write(data)
+            else:
+                with self._long_lines:
+                    self._write(data)
+        except Exception:
+            self.handleError(record)
+
+    def _write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:  # a pipe takes it whole; a file or terminal may take part of it
+            view = view[os.write(self.fd, view) :]
+
+
+def configure(level: int = logging.INFO, fd: int | None = None) -> logging.Handler:
+    """Send every log record of the process to stderr (or ``fd``) as hclog JSON."""
+    handler = LineHandler(sys.stderr.fileno() if fd is None else fd)
     handler.setFormatter(HclogFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -30,9 +30,9 @@ from tencentcloud_secrets.role import (
 )
 from tencentcloud_secrets.templates import (
     NameContext,
-    NameTemplate,
     TemplateError,
     check_name,
+    parsed,
     shown,
 )
 from tencentcloud_secrets.tencentcloud import models_cam as cm
@@ -69,7 +69,7 @@ def _render(field: str, text: str, request: logical.Request, role_name: str) -> 
     """A name from the role's template. A role stored before today's template rules may hold
     one they refuse: that is the role's problem to fix (a 400), not the engine's (a 500)."""
     try:
-        return NameTemplate.parse(text).render(_context(request, role_name))
+        return parsed(text).render(_context(request, role_name))
     except TemplateError as exc:
         raise logical.CodedError(
             400, f'role "{shown(role_name)}": {field}: {exc}; write the role again'
@@ -156,7 +156,7 @@ class CredsPaths:
             # it survived, then finds nothing to roll back).
             self._undo_user(storage, wal_id, username, created, None)
             raise
-        log.info("issued cam_user credential", extra={"role": name, "username": username})
+        log.debug("issued cam_user credential", extra={"role": name, "username": username})
         response = backend.secret_type.response(
             {
                 "secret_id": created.secret_id,
@@ -276,7 +276,7 @@ class CredsPaths:
         response.secret = dataclasses.replace(
             response.secret, lease=dataclasses.replace(response.secret.lease, renewable=False)
         )
-        log.info("issued %s credential", role.credential_type, extra={"role": name})
+        log.debug("issued %s credential", role.credential_type, extra={"role": name})
         return response
 
     def paths(self) -> list[fw.Path]:

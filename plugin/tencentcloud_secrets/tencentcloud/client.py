@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from .cam import CamClient
 from .credentials import CredentialChain, Credentials, StaticProvider
@@ -33,7 +33,9 @@ class TencentCloudClient:
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
+        """``environ`` names the proxy and CA bundle (the process's environment when None)."""
         source: CredentialSource = (
             CredentialChain([StaticProvider(credentials)])
             if isinstance(credentials, Credentials)
@@ -51,6 +53,7 @@ class TencentCloudClient:
             clock=clock,
             now=now,
             rng=rng,
+            environ=environ,
         )
         self.cam = CamClient(self.transport, region)
         self.sts = StsClient(self.transport, region)

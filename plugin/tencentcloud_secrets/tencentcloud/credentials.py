@@ -9,14 +9,15 @@ line or an exception message.
 from __future__ import annotations
 
 import dataclasses
+import http.client
+import json
 import logging
 import os
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
-
-import requests
 
 from .errors import CredentialsError
 
@@ -27,6 +28,8 @@ ENV_SECRET_ID = "TENCENTCLOUD_SECRET_ID"
 ENV_SECRET_KEY = "TENCENTCLOUD_SECRET_KEY"
 ENV_SECURITY_TOKEN = "TENCENTCLOUD_SECURITY_TOKEN"
 ENV_REGION = "TENCENTCLOUD_REGION"
+# A role listing or a credentials document is well under a kilobyte.
+MAX_METADATA_BYTES = 64 * 1024
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,14 +99,12 @@ class InstanceRoleProvider:
         role: str | None = None,
         refresh_margin: float = 600.0,
         timeout: tuple[float, float] = (1.0, 2.0),
-        session: requests.Session | None = None,
         now: Callable[[], float] = time.time,
     ) -> None:
         self._url = url if url.endswith("/") else url + "/"
         self._role = role
         self._margin = refresh_margin
         self._timeout = timeout
-        self._session = session or requests.Session()
         self._now = now
         self._lock = threading.Lock()
         self._cached: Credentials | None = None
@@ -115,7 +116,7 @@ class InstanceRoleProvider:
                 return cached
             try:
                 self._cached = self._fetch()
-            except requests.RequestException as exc:
+            except (OSError, http.client.HTTPException, MetadataStatusError) as exc:
                 log.debug("instance metadata unavailable: %s", type(exc).__name__)
                 if cached is not None and not self._expired(cached):
                     return cached
@@ -135,16 +136,13 @@ class InstanceRoleProvider:
     def _fetch(self) -> Credentials:
         role = self._role
         if role is None:
-            listing = self._session.get(self._url, timeout=self._timeout)
-            listing.raise_for_status()
-            names = listing.text.split()
+            names = self._get(self._url).decode("utf-8", "replace").split()
             if not names:
                 raise CredentialsError("the instance has no CAM role bound")
             role = names[0]
-        resp = self._session.get(self._url + role, timeout=self._timeout)
-        resp.raise_for_status()
+        body = self._get(self._url + urllib.parse.quote(role, safe="+=,.@-_"))
         try:
-            doc = resp.json()
+            doc = json.loads(body)
             if doc.get("Code", "Success") != "Success":
                 raise CredentialsError(f"instance role credentials unavailable: {doc.get('Code')}")
             creds = Credentials(
@@ -160,6 +158,33 @@ class InstanceRoleProvider:
             ) from None
         log.debug("instance role %s credentials refreshed", role)
         return creds
+
+    def _get(self, url: str) -> bytes:
+        """One GET from the metadata service: plain http on the instance's own network, so
+        never through a proxy. Raises ``OSError``, ``HTTPException`` or ``MetadataStatusError``."""
+        parts = urllib.parse.urlsplit(url)
+        connect, read = self._timeout
+        conn = http.client.HTTPConnection(parts.hostname or "", parts.port or 80, timeout=connect)
+        try:
+            conn.connect()
+            if conn.sock is not None:
+                conn.sock.settimeout(read)
+            conn.request("GET", parts.path or "/")
+            response = conn.getresponse()
+            body = response.read(MAX_METADATA_BYTES)
+            if response.status != 200:
+                raise MetadataStatusError(response.status)
+            return body
+        finally:
+            conn.close()
+
+
+class MetadataStatusError(Exception):
+    """The metadata service answered with an HTTP status other than 200."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
 
 
 class CredentialChain:

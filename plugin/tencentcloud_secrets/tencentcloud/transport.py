@@ -16,16 +16,22 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import random
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol, TypeVar
 
-import requests
-import requests.adapters
-import urllib3.exceptions
-
+from .connections import (
+    Answer,
+    ConnectError,
+    ConnectionPool,
+    ExchangeError,
+    ProxyRules,
+    trust_context,
+)
 from .credentials import Credentials
 from .deadline import Deadline, DeadlineLike, as_deadline
 from .endpoints import Endpoint, EndpointResolver
@@ -174,17 +180,15 @@ def _secrets_of(
     return found
 
 
-def _never_connected(exc: requests.ConnectionError) -> bool:
-    reason = getattr(exc.args[0], "reason", None) if exc.args else None
-    return isinstance(reason, urllib3.exceptions.NewConnectionError)
-
-
 def _retryable_status(status: int | None) -> bool:
     return status is None or status == 429 or status >= 500
 
 
 class Transport:
-    """Pooled sessions per endpoint plus the retry loop; thread-safe."""
+    """Pooled keep-alive connections per endpoint plus the retry loop; thread-safe.
+
+    The proxy and the CA bundle come from ``environ`` (the process's environment when None),
+    read once, when the first connection pool is made (see ``connections``)."""
 
     def __init__(
         self,
@@ -194,9 +198,8 @@ class Transport:
         timeouts: Timeouts | None = None,
         retry: RetryPolicy | None = None,
         language: str | None = None,
-        pool_size: int = 10,
         pacer: Pacer | None = None,
-        trust_env: bool = True,
+        environ: Mapping[str, str] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], float] = time.time,
@@ -207,34 +210,45 @@ class Transport:
         self.timeouts = timeouts or Timeouts()
         self.retry = retry or RetryPolicy()
         self._language = language
-        self._pool_size = pool_size
         self.pacer = pacer or Pacer()
-        self._trust_env = trust_env
+        self._environ = environ
         self._sleep = sleep
         self._clock = clock
         self._now = now
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
-        self._sessions: dict[Endpoint, requests.Session] = {}
+        self._pools: dict[Endpoint, ConnectionPool] = {}
+        self._proxies: ProxyRules | None = None
+        self._context: ssl.SSLContext | None = None
         self._lock = threading.Lock()
 
     def close(self) -> None:
         with self._lock:
-            sessions, self._sessions = list(self._sessions.values()), {}
-        for session in sessions:
-            session.close()
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.close()
 
-    def _session(self, endpoint: Endpoint) -> requests.Session:
+    def pool(self, endpoint: Endpoint) -> ConnectionPool:
+        """The endpoint's connections, made on first use (the TLS context with the first
+        https endpoint: loading the CA bundle takes milliseconds)."""
+        pool = self._pools.get(endpoint)
+        if pool is not None:
+            return pool
         with self._lock:
-            session = self._sessions.get(endpoint)
-            if session is None:
-                session = requests.Session()
-                session.trust_env = self._trust_env
-                adapter = requests.adapters.HTTPAdapter(
-                    pool_connections=1, pool_maxsize=self._pool_size, max_retries=0
+            pool = self._pools.get(endpoint)
+            if pool is None:
+                environ = os.environ if self._environ is None else self._environ
+                if self._proxies is None:
+                    self._proxies = ProxyRules.from_environment(environ)
+                if self._context is None and endpoint.scheme == "https":
+                    self._context = trust_context(environ)
+                pool = ConnectionPool(
+                    endpoint,
+                    context=self._context,
+                    proxy=self._proxies.proxy_for(endpoint),
+                    clock=self._clock,
                 )
-                session.mount(f"{endpoint.scheme}://", adapter)
-                self._sessions[endpoint] = session
-            return session
+                self._pools[endpoint] = pool
+            return pool
 
     def backoff(self, attempt: int, deadline: DeadlineLike, last: TencentCloudError) -> None:
         """Sleep before attempt ``attempt + 1``, or raise ``last`` when out of attempts or time."""
@@ -337,47 +351,39 @@ class Transport:
         secrets = _secrets_of(params, credentials, prepared)
         log.debug("%s -> %s (attempt %d)", action, endpoint.host_header, attempt)
         try:
-            resp = self._session(endpoint).post(
-                prepared.url,
-                data=prepared.body,
-                headers=dict(prepared.headers),
-                timeout=(connect_timeout, read_timeout),
-                allow_redirects=False,
+            pool = self.pool(endpoint)
+        except ValueError as exc:  # a proxy URL in the environment that cannot be used
+            raise TransportError(
+                "ClientNetworkError", f"HTTPS_PROXY: {exc}", possibly_sent=False, action=action
+            ) from None
+        try:
+            answer = pool.post(
+                prepared.headers,
+                prepared.body,
+                connect_timeout=connect_timeout,
+                read_timeout=read_timeout,
             )
-        except requests.ConnectTimeout:
+        except ConnectError as exc:
+            code = "ClientNetworkError"
+            raise TransportError(code, str(exc), possibly_sent=False, action=action) from None
+        except ExchangeError as exc:
             raise TransportError(
-                "ClientNetworkError", "connect timed out", possibly_sent=False, action=action
+                "ClientNetworkError", str(exc), possibly_sent=True, action=action
             ) from None
-        except requests.ConnectionError as exc:
-            sent = not _never_connected(exc)
-            what = "connection lost" if sent else "could not connect"
-            raise TransportError(
-                "ClientNetworkError",
-                f"{what} to {endpoint.host_header}",
-                possibly_sent=sent,
-                action=action,
-            ) from None
-        except requests.RequestException as exc:
-            raise TransportError(
-                "ClientNetworkError",
-                f"{type(exc).__name__} talking to {endpoint.host_header}",
-                possibly_sent=True,
-                action=action,
-            ) from None
-        return self._parse(resp, action, secrets)
+        return self._parse(answer, endpoint, action, secrets)
 
     @staticmethod
-    def _parse(resp: requests.Response, action: str, secrets: list[str]) -> Reply:
-        if resp.status_code != 200:
+    def _parse(answer: Answer, endpoint: Endpoint, action: str, secrets: list[str]) -> Reply:
+        if answer.status != 200:
             raise TransportError(
                 "ServerNetworkError",
-                f"HTTP {resp.status_code} from {resp.url.split('?', 1)[0]}",
+                f"HTTP {answer.status} from {endpoint.url}",
                 possibly_sent=True,
                 action=action,
-                status=resp.status_code,
+                status=answer.status,
             )
         try:
-            inner = resp.json()["Response"]
+            inner = json.loads(answer.body)["Response"]
             if not isinstance(inner, dict):
                 raise TypeError("Response is not an object")
         except (ValueError, KeyError, TypeError):

@@ -86,3 +86,44 @@ def test_errors_carry_type_and_message_but_no_traceback() -> None:
     line = json.loads(stream.getvalue())
     assert line["error"] == "ValueError: boom"
     assert "Traceback" not in stream.getvalue()
+
+
+def test_line_handler_keeps_lines_whole_across_threads_without_a_shared_lock() -> None:
+    """Eight threads log at once into a pipe, as the plugin's workers do into go-plugin's
+    stderr reader: every line arrives whole, short ones and ones longer than PIPE_BUF."""
+    import os
+    import select
+    import threading
+
+    read_end, write_end = os.pipe()
+    handler = hclog.LineHandler(write_end)
+    handler.setFormatter(hclog.HclogFormatter())
+    logger = logging.getLogger("test.hclog.lines")
+    logger.handlers[:] = [handler]
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    chunks: list[bytes] = []
+    reader = threading.Thread(
+        target=lambda: chunks.extend(iter(lambda: os.read(read_end, 65536), b""))
+    )
+    reader.start()
+    long_text = "x" * (2 * select.PIPE_BUF)
+
+    def worker(n: int) -> None:
+        for i in range(200):
+            logger.info("line %d %d %s", n, i, long_text if i % 50 == 0 else "")
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    os.close(write_end)
+    reader.join()
+    os.close(read_end)
+    lines = b"".join(chunks).decode().splitlines()
+    messages = [json.loads(line)["@message"] for line in lines]
+    assert sorted(m.split()[1:3] for m in messages) == sorted(
+        [str(n), str(i)] for n in range(8) for i in range(200)
+    )
+    assert sum(m.endswith(long_text) for m in messages) == 8 * 4
