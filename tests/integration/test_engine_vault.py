@@ -92,6 +92,38 @@ def test_the_original_plugins_scripts_work_unchanged(
     assert group_names(emulator) == []
 
 
+def test_cam_lease_ttls_follow_the_mount_and_the_role(
+    vault: VaultServer, engine_mount: str, emulator: RunningEmulator
+) -> None:
+    """The engine asks Vault nothing about TTLs when it issues: Vault applies the mount's
+    default and max as it registers the lease, the engine the role's max."""
+    vault.cli(
+        "secrets", "tune", "-default-lease-ttl=20m", "-max-lease-ttl=1h", engine_mount
+    )
+    vault.cli("write", f"{engine_mount}/role/ttls", f"remote_policies={COS_READ}")
+
+    def issue(*args: str) -> dict[str, Any]:
+        lease: dict[str, Any] = vault.cli(
+            "read", "-format=json", f"{engine_mount}/creds/ttls", *args
+        ).json()
+        vault.cli("lease", "revoke", "-sync", lease["lease_id"])
+        return lease
+
+    assert issue()["lease_duration"] == 1200  # the mount's default
+    assert issue("ttl=30m")["lease_duration"] == 1800
+    over_mount = issue("ttl=3h")
+    assert over_mount["lease_duration"] == 3600  # the mount's max
+    assert any("capped" in warning for warning in over_mount["warnings"])
+    vault.cli("write", f"{engine_mount}/role/ttls", f"remote_policies={COS_READ}", "max_ttl=10m")
+    over_role = issue("ttl=30m")
+    assert over_role["lease_duration"] == 600  # the role's max
+    assert any("capped" in warning for warning in over_role["warnings"])
+    vault.cli("write", f"{engine_mount}/role/ttls", f"remote_policies={COS_READ}", "ttl=5m")
+    assert issue()["lease_duration"] == 300  # the role's ttl
+    assert user_names(emulator) == []
+    vault.cli("delete", f"{engine_mount}/role/ttls")
+
+
 def test_sts_credentials_through_hvac(
     vault: VaultServer, engine_mount: str, emulator: RunningEmulator
 ) -> None:

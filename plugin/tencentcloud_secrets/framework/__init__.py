@@ -45,7 +45,12 @@ from tencentcloud_secrets.framework.responses import (
 )
 from tencentcloud_secrets.framework.secret import SECRET_TYPE_KEY, Secret
 from tencentcloud_secrets.framework.storage_cache import CachedStorage, StorageCache
-from tencentcloud_secrets.framework.ttl import TTLResult, calculate_ttl, renew_response
+from tencentcloud_secrets.framework.ttl import (
+    TTLResult,
+    calculate_ttl,
+    capped_ttl,
+    renew_response,
+)
 from tencentcloud_secrets.framework.wal import (
     DEFAULT_ROLLBACK_MIN_AGE,
     WAL_PREFIX,
@@ -88,6 +93,7 @@ __all__ = [
     "WALEntry",
     "WALRollbackFunc",
     "calculate_ttl",
+    "capped_ttl",
     "delete_wal",
     "error_response",
     "format_duration",

@@ -86,6 +86,22 @@ def calculate_ttl(
     return TTLResult(ttl=float(ttl), warnings=tuple(warnings))
 
 
+def capped_ttl(ttl: float, backend_max_ttl: float) -> TTLResult:
+    """A new lease's TTL capped at the backend's max TTL, without asking Vault anything.
+
+    For a response that creates a lease, Vault itself fills in the mount's default TTL (for a
+    TTL of 0) and caps the TTL at the mount's and the backend's max TTL, with a warning, when
+    it registers the lease (``CalculateTTL`` in its request handling). Only the backend's own
+    cap needs doing here, and only so that the response says so."""
+    if 0 < backend_max_ttl < ttl:
+        warning = (
+            f'TTL of "{format_duration(ttl)}" exceeded the effective max_ttl of '
+            f'"{format_duration(backend_max_ttl)}"; TTL value is capped accordingly'
+        )
+        return TTLResult(ttl=float(backend_max_ttl), warnings=(warning,))
+    return TTLResult(ttl=float(ttl), warnings=())
+
+
 def renew_response(request: logical.Request, ttl: float, max_ttl: float) -> logical.Response:
     """Answer a renewal: the request's secret with the backend's TTL and max TTL.
 

@@ -155,3 +155,14 @@ def test_explicit_max_is_most_restrictive() -> None:
 def test_renew_response_requires_secret() -> None:
     with pytest.raises(logical.InvalidRequest):
         fw.renew_response(logical.Request(operation="renew", path=""), 1, 2)
+
+
+def test_capped_ttl_caps_only_at_a_positive_backend_max() -> None:
+    assert fw.capped_ttl(600, 0) == fw.TTLResult(600.0, ())
+    assert fw.capped_ttl(0, 300) == fw.TTLResult(0.0, ())  # Vault applies the mount's default
+    assert fw.capped_ttl(300, 300) == fw.TTLResult(300.0, ())
+    capped = fw.capped_ttl(7200, 3600)
+    assert capped.ttl == 3600
+    assert capped.warnings == (
+        'TTL of "2h" exceeded the effective max_ttl of "1h"; TTL value is capped accordingly',
+    )
