@@ -97,9 +97,7 @@ def test_cam_lease_ttls_follow_the_mount_and_the_role(
 ) -> None:
     """The engine asks Vault nothing about TTLs when it issues: Vault applies the mount's
     default and max as it registers the lease, the engine the role's max."""
-    vault.cli(
-        "secrets", "tune", "-default-lease-ttl=20m", "-max-lease-ttl=1h", engine_mount
-    )
+    vault.cli("secrets", "tune", "-default-lease-ttl=20m", "-max-lease-ttl=1h", engine_mount)
     vault.cli("write", f"{engine_mount}/role/ttls", f"remote_policies={COS_READ}")
 
     def issue(*args: str) -> dict[str, Any]:
