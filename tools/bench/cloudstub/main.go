@@ -181,6 +181,7 @@ type stub struct {
 	secretID   string
 	secretKey  string
 	latency    atomic.Int64 // nanoseconds
+	tunnels    atomic.Int64 // CONNECTs accepted: how often clients open a new connection
 	ca         *authority
 	nextProtos []string
 	counts     *counters
@@ -284,6 +285,7 @@ func (s *stub) proxyConn(conn net.Conn) {
 		return
 	}
 	_ = conn.SetDeadline(time.Time{})
+	s.tunnels.Add(1)
 	// A client may send its TLS hello before it has read the answer: keep what was read ahead.
 	var raw net.Conn = conn
 	if buffered := reader.Buffered(); buffered > 0 {
@@ -723,7 +725,8 @@ func writeJSON(w http.ResponseWriter, status int, value any) {
 	_, _ = w.Write(out)
 }
 
-// adminHandler: GET /health, GET and DELETE /counters, GET and PUT /latency?ms=N, GET /state.
+// adminHandler: GET /health, GET and DELETE /counters, GET and PUT /latency?ms=N, GET /state
+// (how many users, keys, groups and policies exist, and how many tunnels were opened so far).
 func (s *stub) adminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) {
@@ -749,7 +752,9 @@ func (s *stub) adminHandler() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]int{"ms": ms})
 	})
 	mux.HandleFunc("GET /state", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, s.world.summary())
+		state := s.world.summary()
+		state["tunnels"] = int(s.tunnels.Load())
+		writeJSON(w, http.StatusOK, state)
 	})
 	return mux
 }
