@@ -38,7 +38,7 @@ help:
 	@echo "make dev         build $(PLUGIN_BIN), the one file Vault runs (needs Python 3.11 on the host)"
 	@echo "make release     build $(RELEASE_FILE): the same, carrying its own Python, for any Linux host"
 	@echo "make emulator    run the CAM/STS emulator in the foreground"
-	@echo "make bench       against a Go plugin: request cost, creds, revocation storm, start, memory"
+	@echo "make bench       against a Go plugin: request cost, creds, revocation storm, start, memory, creds over TLS"
 
 bootstrap: venv vault
 
@@ -161,12 +161,20 @@ $(HEY):
 	GOBIN=$(CACHE_DIR)/hey-build go install github.com/rakyll/hey@$(HEY_VERSION)
 	mv $(CACHE_DIR)/hey-build/hey $@
 
-# BENCH_ARGS: --quick (a small run of everything), --only abcd, --json-out FILE,
+# The cloud's stand-in for scenario s: tools/bench/cloudstub, standard library only, so it builds
+# offline; keyed by its sources like the Go baseline.
+CLOUDSTUB     := $(CACHE_DIR)/cloudstub-$(shell cat tools/bench/cloudstub/go.mod tools/bench/cloudstub/main.go | sha256sum | cut -c1-12)
+$(CLOUDSTUB): tools/bench/cloudstub/main.go tools/bench/cloudstub/go.mod
+	mkdir -p $(CACHE_DIR)
+	cd tools/bench/cloudstub && CGO_ENABLED=0 GOFLAGS=-mod=readonly go build -trimpath -o $@.tmp .
+	mv $@.tmp $@
+
+# BENCH_ARGS: --quick (a small run of everything), --only abcds, --json-out FILE,
 # --baseline-plugin PATH --baseline-role-payload JSON (see tools/bench.py --help).
 BENCH_ARGS    ?=
-bench: bootstrap dev $(GO_BASELINE) $(HEY)
+bench: bootstrap dev $(GO_BASELINE) $(HEY) $(CLOUDSTUB)
 	$(VPY) tools/bench.py --vault $(VAULT_BIN) --plugin $(PLUGIN_BIN) --go-plugin $(GO_BASELINE) \
-	    --hey $(HEY) $(BENCH_ARGS)
+	    --hey $(HEY) --cloud-stub $(CLOUDSTUB) $(BENCH_ARGS)
 
 # The release file (docs/install.md): one linux-amd64 executable carrying its own Python, for a
 # Vault host with none. tools/release.py says what is in it; its runtime comes from the Go

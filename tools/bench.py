@@ -15,10 +15,16 @@ Scenarios (``--only`` picks some; ``--quick`` shrinks all of them to a smoke run
      irrevocable leases.
   d  start and memory: exec to handshake (cold: fresh unpack; warm), mount to first
      credential (cold and warm), resident memory of the plugin after N leases.
+  s  credentials at scale over TLS, the way production reaches the cloud: a catalog entry of
+     our plugin (and of the baseline) whose only way out is HTTPS_PROXY to the cloud's
+     stand-in (tools/bench/cloudstub, ``--cloud-stub``), which answers CAM and STS at their
+     public names after 50 ms. STS creds at 1, 8, 32 and 64 clients, targets alternating
+     round by round; CAM creds issued and revoked at 8 clients, with API calls per lease.
 
 ``--baseline-plugin PATH --baseline-role-payload JSON`` mounts any other external plugin in
 the same Vault (at baseline/) and runs it through the same scenarios, reading and issuing
-``role/bench`` and ``creds/bench`` there.
+``role/bench`` and ``creds/bench`` there; in scenario s it is mounted again (at baseline-tls/)
+behind the stand-in, with roles ``sts`` and ``cam``.
 
 Numbers from a shared two-core machine are noisy: compare figures of one run, not across
 days; the driver itself shares the cores with Vault and the plugins.
@@ -34,6 +40,7 @@ import json
 import logging
 import os
 import platform
+import select
 import shutil
 import statistics
 import subprocess
@@ -62,12 +69,20 @@ from tools.zipapp import UNPACK_ENV  # where the zipapp unpacks its dependencies
 
 COOKIE = "6669da05-b1c8-4f49-97d9-c8e5bed98e20"
 DEMO_ROLE_ARN = "qcs::cam::uin/100000000001:roleName/vault-demo-role"
+# The emulator's seeded root key, which the cloud's stand-in also accepts by default.
+DEMO_KEY = {
+    "secret_id": "AKIDEmulatorDemoRootKey0000000000000",
+    "secret_key": "EmulatorDemoSecretKeyNotReal0000",
+}
+CAM_ROLE = {"remote_policies": ["policy_name:QcloudCamReadOnlyAccess,scope:All"]}
 CONCURRENCY = (1, 8, 32)
 LATENCIES_MS = (0, 50)
 MOUNT = "tencentcloud"
 GO_MOUNT = "go"
 BASELINE_MOUNT = "baseline"
 PROBE_MOUNT = "probe"
+TLS_CONCURRENCY = (1, 8, 32, 64)
+TLS_LATENCY_MS = 50
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -85,6 +100,7 @@ class Sizes:
     leases_for_memory: int = 10_000
     handshakes_cold: int = 3
     handshakes_warm: int = 11
+    tls_cam_leases: int = 200
 
     @classmethod
     def quick(cls) -> Sizes:
@@ -98,6 +114,7 @@ class Sizes:
             leases_for_memory=200,
             handshakes_cold=1,
             handshakes_warm=3,
+            tls_cam_leases=20,
         )
 
 
@@ -108,6 +125,14 @@ class Creds:
     label: str
     path: str
     renewable: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class TlsTarget:
+    """A plugin of scenario s: its catalog name (to find its process) and its mount."""
+
+    plugin: str
+    mount: str
 
 
 # --- the emulator, as its own process --------------------------------------------------------
@@ -174,6 +199,106 @@ class EmulatorProcess:
         return {user["Name"] for account in state["accounts"] for user in account["Users"]}
 
 
+# --- the cloud's stand-in (scenario s), as its own process -------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class StubPorts:
+    """Where the stand-in listens, from the line it prints once every port accepts."""
+
+    proxy_port: int
+    admin_port: int
+    ca_file: Path
+    https_port: int | None = None
+
+
+def parse_ready_line(line: bytes) -> StubPorts:
+    """The stand-in's first line on stdout: one JSON object naming its ports and CA file.
+    Anything else (nothing at all, a crash) means it did not start."""
+    try:
+        fields = json.loads(line)
+        https = fields.get("https_port")
+        return StubPorts(
+            proxy_port=int(fields["proxy_port"]),
+            admin_port=int(fields["admin_port"]),
+            ca_file=Path(str(fields["ca_file"])),
+            https_port=None if https is None else int(https),
+        )
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise RuntimeError(f"the cloud stand-in did not start: {line[:200]!r}") from None
+
+
+class CloudStubProcess:
+    """tools/bench/cloudstub: CAM and STS at their public names over TLS, reached through its
+    CONNECT proxy, answering after a set latency. A compiled process of its own, so that the
+    cloud costs little of the two cores and its CPU can be read apart from the plugins'."""
+
+    def __init__(self, binary: Path, workdir: Path) -> None:
+        self.binary = binary
+        self.ca_file = workdir / "cloudstub-ca.pem"
+        self.process: subprocess.Popen[bytes] | None = None
+        self._ports: StubPorts | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return None if self.process is None else self.process.pid
+
+    @property
+    def ports(self) -> StubPorts:
+        if self._ports is None:
+            raise RuntimeError("the cloud stand-in is not running")
+        return self._ports
+
+    def __enter__(self) -> CloudStubProcess:
+        command = [str(self.binary), f"-ca-file={self.ca_file}"]
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE)
+        try:
+            assert self.process.stdout is not None
+            ready, _, _ = select.select([self.process.stdout], [], [], 30)
+            line = self.process.stdout.readline() if ready else b""
+            self._ports = parse_ready_line(line)
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+            if self.process.stdout is not None:
+                self.process.stdout.close()
+            self.process = None
+
+    def admin(self, route: str) -> str:
+        return f"http://127.0.0.1:{self.ports.admin_port}/{route}"
+
+    def plugin_env(self, *, python: bool) -> tuple[str, ...]:
+        """What sends a plugin's calls to the stand-in: the proxy and the CA to trust. Python's
+        ``requests`` reads its bundle from REQUESTS_CA_BUNDLE; Go and OpenSSL from
+        SSL_CERT_FILE."""
+        env = (
+            f"HTTPS_PROXY=http://127.0.0.1:{self.ports.proxy_port}",
+            f"SSL_CERT_FILE={self.ca_file}",
+        )
+        return (*env, f"REQUESTS_CA_BUNDLE={self.ca_file}") if python else env
+
+    def set_latency(self, ms: int) -> None:
+        requests.put(self.admin(f"latency?ms={ms}"), timeout=10).raise_for_status()
+
+    def clear_counters(self) -> None:
+        requests.delete(self.admin("counters"), timeout=10).raise_for_status()
+
+    def counters(self) -> dict[str, dict[str, int]]:
+        answer: dict[str, dict[str, int]] = requests.get(self.admin("counters"), timeout=10).json()
+        return answer
+
+    def state(self) -> dict[str, int]:
+        """Users, keys, groups and policies that exist, and tunnels opened so far."""
+        answer: dict[str, int] = requests.get(self.admin("state"), timeout=10).json()
+        return answer
+
+
 # --- Vault with the plugins ------------------------------------------------------------------
 
 
@@ -205,19 +330,14 @@ class Bench:
 
     def config(self) -> dict[str, Any]:
         return {
-            "secret_id": "AKIDEmulatorDemoRootKey0000000000000",
-            "secret_key": "EmulatorDemoSecretKeyNotReal0000",
+            **DEMO_KEY,
             "cam_endpoint": self.emulator.endpoint,
             "sts_endpoint": self.emulator.endpoint,
         }
 
     def set_up_ours(self, mount: str = MOUNT) -> None:
         self.call("PUT", f"{mount}/config", self.config())
-        self.call(
-            "PUT",
-            f"{mount}/role/cam",
-            {"remote_policies": ["policy_name:QcloudCamReadOnlyAccess,scope:All"]},
-        )
+        self.call("PUT", f"{mount}/role/cam", CAM_ROLE)
         self.call("PUT", f"{mount}/role/sts", {"role_arn": DEMO_ROLE_ARN})
         self.call("PUT", f"{mount}/role/bench", {"role_arn": DEMO_ROLE_ARN, "ttl": 3600})
 
@@ -250,6 +370,32 @@ class Bench:
         probe = self.call("GET", f"{BASELINE_MOUNT}/creds/bench")
         self.revoke_all([probe["lease_id"]], clients=1)
         self.baseline = Creds("baseline", f"{BASELINE_MOUNT}/creds/bench", probe["renewable"])
+
+    def set_up_tls(
+        self,
+        stub: CloudStubProcess,
+        plugin: Path,
+        baseline: tuple[Path, dict[str, Any], tuple[str, ...]] | None,
+    ) -> dict[str, TlsTarget]:
+        """Scenario s's catalog entries, whose only way to the cloud is the stand-in's proxy.
+        Configs carry no endpoint, so the plugins call the public names. The baseline's
+        ``cam`` role is its role payload unless that is an STS one (``role_arn``)."""
+        targets = {"python": TlsTarget("tc-tls", "tls")}
+        self.register("tc-tls", plugin, stub.plugin_env(python=True), mount="tls")
+        cam_roles = {"python": CAM_ROLE}
+        if baseline is not None:
+            path, payload, extra_env = baseline
+            env = stub.plugin_env(python=False)
+            ours = {item.partition("=")[0] for item in env}
+            env += tuple(item for item in extra_env if item.partition("=")[0] not in ours)
+            targets["baseline"] = TlsTarget("baseline-tls", "baseline-tls")
+            self.register("baseline-tls", path, env, mount="baseline-tls")
+            cam_roles["baseline"] = CAM_ROLE if not payload or "role_arn" in payload else payload
+        for label, target in targets.items():
+            self.call("PUT", f"{target.mount}/config", DEMO_KEY)
+            self.call("PUT", f"{target.mount}/role/sts", {"role_arn": DEMO_ROLE_ARN})
+            self.call("PUT", f"{target.mount}/role/cam", cam_roles[label])
+        return targets
 
     def creds_targets(self) -> list[Creds]:
         targets = [Creds("cam_user", f"{MOUNT}/creds/cam", True)]
@@ -365,7 +511,8 @@ def scenario_requests(bench: Bench) -> dict[str, Any]:
     return result
 
 
-def _read_load(bench: Bench, path: str, clients: int) -> Outcome:
+def _read_load(bench: Bench, path: str, clients: int, duration: float | None = None) -> Outcome:
+    seconds = bench.sizes.round_s if duration is None else duration
     if bench.hey:
         return loadgen.run_hey(
             str(bench.hey),
@@ -373,14 +520,14 @@ def _read_load(bench: Bench, path: str, clients: int) -> Outcome:
             bench.vault.token,
             path,
             clients=clients,
-            duration=bench.sizes.round_s,
+            duration=seconds,
         )
     return loadgen.run(
         bench.vault.addr,
         bench.vault.token,
         lambda c, n: Call("GET", path),
         clients=clients,
-        duration=bench.sizes.round_s,
+        duration=seconds,
     )
 
 
@@ -606,6 +753,170 @@ def scenario_memory(bench: Bench, plugin_names: dict[str, str]) -> dict[str, Any
     return result
 
 
+# --- s: credentials over TLS, through the cloud's stand-in ----------------------------------------
+
+
+def machine_jiffies() -> tuple[int, int]:
+    """Busy and total CPU time of the whole machine so far, from /proc/stat (all cores)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def per_lease_ms(spent_s: dict[str, float], leases: int) -> dict[str, float | None]:
+    """CPU seconds spent by each process, as milliseconds per lease issued."""
+    return {k: round(v * 1000 / leases, 2) if leases else None for k, v in spent_s.items()}
+
+
+def ratios(ours: dict[str, Any], theirs: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    """ours/theirs for each key both have a non-zero figure for (None otherwise)."""
+    out: dict[str, Any] = {}
+    for key in keys:
+        a, b = ours.get(key), theirs.get(key)
+        out[key] = round(a / b, 2) if a and b else None
+    return out
+
+
+class CpuMeter:
+    """CPU seconds of a few processes, summed over the intervals measured with it."""
+
+    def __init__(self, pids: dict[str, int | None]) -> None:
+        self.pids = pids
+        self.spent = dict.fromkeys(pids, 0.0)
+
+    @contextlib.contextmanager
+    def measuring(self) -> Iterator[None]:
+        before = {k: cpu_seconds(p) for k, p in self.pids.items()}
+        yield
+        for k, p in self.pids.items():
+            self.spent[k] += cpu_seconds(p) - before[k]
+
+
+def _revoke_sts(bench: Bench, mount: str) -> float:
+    """Revoke every STS lease of a mount and wait for it; the seconds it took."""
+    begin = time.perf_counter()
+    bench.call("PUT", f"sys/leases/revoke-prefix/{mount}/creds/sts", {"sync": True})
+    return round(time.perf_counter() - begin, 2)
+
+
+def scenario_tls(bench: Bench, options: Options) -> dict[str, Any]:
+    assert options.cloud_stub is not None
+    baseline = None
+    if options.baseline_plugin:
+        baseline = (options.baseline_plugin, options.baseline_payload, options.baseline_env)
+    with CloudStubProcess(options.cloud_stub, bench.vault.workdir) as stub:
+        targets = bench.set_up_tls(stub, options.plugin, baseline)
+        stub.set_latency(TLS_LATENCY_MS)
+        result: dict[str, Any] = {"latency_ms": TLS_LATENCY_MS}
+        result["sts"] = _tls_sts(bench, stub, targets)
+        result["cam"] = _tls_cam(bench, stub, targets)
+    return result
+
+
+def _tls_sts(bench: Bench, stub: CloudStubProcess, targets: dict[str, TlsTarget]) -> dict[str, Any]:
+    sizes = bench.sizes
+    vault_pid = bench.vault.process.pid if bench.vault.process else None
+    names = list(targets)
+    for target in targets.values():  # connections, pools and code paths, then no lease left
+        _read_load(bench, f"{target.mount}/creds/sts", 8, duration=min(1.0, sizes.round_s))
+        _revoke_sts(bench, target.mount)
+    result: dict[str, Any] = {}
+    for clients in TLS_CONCURRENCY:
+        merged = {name: Outcome() for name in names}
+        tunnels = dict.fromkeys(names, 0)
+        meters = {
+            name: CpuMeter({"plugin": bench.pid(t.plugin), "stub": stub.pid, "vault": vault_pid})
+            for name, t in targets.items()
+        }
+        busy_before, total_before = machine_jiffies()
+        for round_number in range(sizes.rounds):
+            order = names if round_number % 2 == 0 else list(reversed(names))
+            for name in order:
+                opened = stub.state()["tunnels"]
+                with meters[name].measuring():
+                    outcome = _read_load(bench, f"{targets[name].mount}/creds/sts", clients)
+                tunnels[name] += stub.state()["tunnels"] - opened
+                merged[name].merge(outcome)
+        busy_after, total_after = machine_jiffies()
+        level: dict[str, Any] = {}
+        for name in names:
+            outcome = merged[name]
+            entry: dict[str, Any] = outcome.stats()
+            entry["leases"] = len(outcome.latencies_ms)
+            entry["cpu_ms_per_lease"] = per_lease_ms(meters[name].spent, entry["leases"])
+            # A new connection (CONNECT, then a TLS handshake) for how many leases in 100.
+            entry["tunnels_per_100_leases"] = (
+                round(100 * tunnels[name] / entry["leases"], 1) if entry["leases"] else None
+            )
+            if outcome.first_error:
+                entry["first_error"] = outcome.first_error
+            entry["revoke_s"] = _revoke_sts(bench, targets[name].mount)
+            level[name] = entry
+        if "baseline" in level:
+            level["python_over_baseline"] = ratios(
+                level["python"], level["baseline"], ("req_per_s", "p50")
+            )
+        wall = sum(merged[name].elapsed_s for name in names)
+        stub_s = sum(meter.spent["stub"] for meter in meters.values())
+        level["stub_cpu_pct"] = round(100 * stub_s / wall, 1) if wall else None
+        elapsed = total_after - total_before
+        level["machine_busy_pct"] = (
+            round(100 * (busy_after - busy_before) / elapsed, 1) if elapsed else None
+        )
+        result[str(clients)] = level
+        _progress(f"s: STS at {clients} clients done")
+    return result
+
+
+def _tls_cam(bench: Bench, stub: CloudStubProcess, targets: dict[str, TlsTarget]) -> dict[str, Any]:
+    vault_pid = bench.vault.process.pid if bench.vault.process else None
+    result: dict[str, Any] = {}
+    for name, target in targets.items():
+        creds = Creds(name, f"{target.mount}/creds/cam", True)
+        pids = {"plugin": bench.pid(target.plugin), "stub": stub.pid, "vault": vault_pid}
+        issuing, revoking = CpuMeter(pids), CpuMeter(pids)
+        stub.clear_counters()
+        before = stub.state()
+        with issuing.measuring():
+            issued = bench.issue(creds, clients=8, count=bench.sizes.tls_cam_leases, duration=None)
+        with revoking.measuring():
+            revoked = bench.revoke_all([a["lease_id"] for a in issued.answers], clients=8)
+        counters = stub.counters()
+        after = stub.state()
+        leases = len(issued.answers)
+        issue, revoke = issued.stats(), revoked.stats()
+        spent = {k: issuing.spent[k] + revoking.spent[k] for k in pids}
+        result[name] = {
+            "leases": leases,
+            "issue_ms": issue,
+            "revoke_ms": revoke,
+            "errors": issued.errors + revoked.errors,
+            "first_error": issued.first_error or revoked.first_error,
+            "api_calls_per_lease": round(
+                sum(c["calls"] for c in counters.values()) / max(1, leases), 2
+            ),
+            "api_calls_by_action": {
+                action: round(c["calls"] / max(1, leases), 2) for action, c in counters.items()
+            },
+            "api_failures": {
+                action: {code: n for code, n in c.items() if code not in ("calls", "Success")}
+                for action, c in counters.items()
+                if c["calls"] != c.get("Success", 0)
+            },
+            "cpu_ms_per_lease": {
+                "plugin_issue": per_lease_ms(issuing.spent, leases)["plugin"],
+                "plugin_revoke": per_lease_ms(revoking.spent, leases)["plugin"],
+                **per_lease_ms(spent, leases),
+            },
+            "tunnels_per_100_leases": (
+                round(100 * (after["tunnels"] - before["tunnels"]) / leases, 1) if leases else None
+            ),
+            "users_left": after["users"] - before["users"],
+        }
+        _progress(f"s: CAM {name} done")
+    return result
+
+
 # --- report ------------------------------------------------------------------------------------
 
 
@@ -729,7 +1040,64 @@ def markdown(report: dict[str, Any]) -> str:
                 )
             else:
                 lines.append(f"| {label} RSS | {_cell(entry['rss_mb'])} MB |")
+    if "tls" in report:
+        lines += _tls_markdown(report["tls"], report.get("tls_driver", "python threads"))
     return "\n".join(lines) + "\n"
+
+
+def _tls_markdown(tls: dict[str, Any], driver: str) -> list[str]:
+    latency = tls["latency_ms"]
+    lines = [
+        "",
+        "**s. STS credentials at scale over TLS** (each plugin reaches sts.tencentcloudapi.com "
+        f"through the stand-in's CONNECT proxy; every call answered after {latency} ms), driven "
+        f"by {driver}",
+        "",
+        "| clients | target | req/s | p50 ms | p95 ms | errors | /baseline req/s | /baseline p50 "
+        "| CPU ms per lease: plugin, stand-in, Vault | new connections per 100 leases "
+        "| stand-in % of a core | machine busy % | revoke s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for clients, level in tls["sts"].items():
+        ratio = level.get("python_over_baseline", {})
+        for name, entry in level.items():
+            if not isinstance(entry, dict) or "cpu_ms_per_lease" not in entry:
+                continue
+            cpu = entry["cpu_ms_per_lease"]
+            extra = ("", "")
+            if name == "python" and ratio:
+                extra = (f"{_cell(ratio.get('req_per_s'))}x", f"{_cell(ratio.get('p50'))}x")
+            lines.append(
+                f"| {clients} | {name} | {_cell(entry.get('req_per_s'))} | "
+                f"{_cell(entry.get('p50'))} | {_cell(entry.get('p95'))} | {entry['errors']} | "
+                f"{extra[0]} | {extra[1]} | {_cell(cpu['plugin'])}, {_cell(cpu['stub'])}, "
+                f"{_cell(cpu['vault'])} | {_cell(entry.get('tunnels_per_100_leases'))} | "
+                f"{_cell(level['stub_cpu_pct'])} | "
+                f"{_cell(level['machine_busy_pct'])} | {entry['revoke_s']} |"
+            )
+    lines += [
+        "",
+        f"**s. CAM credentials over TLS** (stand-in latency {latency} ms; issued, then revoked "
+        "one lease per request, 8 clients each)",
+        "",
+        "| target | leases | issue p50/p95 ms | issue/s | revoke p50/p95 ms | revoke/s "
+        "| API calls per lease | CPU ms per lease: plugin issue+revoke, stand-in, Vault "
+        "| new connections per 100 leases | errors | users left |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, entry in tls["cam"].items():
+        issue, revoke, cpu = entry["issue_ms"], entry["revoke_ms"], entry["cpu_ms_per_lease"]
+        by_action = ", ".join(f"{a} {n:g}" for a, n in sorted(entry["api_calls_by_action"].items()))
+        lines.append(
+            f"| {name} | {entry['leases']} | {_cell(issue.get('p50'))}/{_cell(issue.get('p95'))} | "
+            f"{_cell(issue.get('req_per_s'))} | {_cell(revoke.get('p50'))}/"
+            f"{_cell(revoke.get('p95'))} | {_cell(revoke.get('req_per_s'))} | "
+            f"{entry['api_calls_per_lease']:g} ({by_action or 'none'}) | "
+            f"{_cell(cpu['plugin_issue'])}+{_cell(cpu['plugin_revoke'])}, {_cell(cpu['stub'])}, "
+            f"{_cell(cpu['vault'])} | {_cell(entry.get('tunnels_per_100_leases'))} | "
+            f"{entry['errors']} | {entry['users_left']} |"
+        )
+    return lines
 
 
 def _progress(text: str) -> None:
@@ -748,6 +1116,7 @@ class Options:
     sizes: Sizes
     quick: bool
     hey: Path | None = None
+    cloud_stub: Path | None = None
 
 
 @contextlib.contextmanager
@@ -764,7 +1133,7 @@ def running(options: Options) -> Iterator[Bench]:
                 bench.set_up_go(options.go_plugin)
             if "a" in options.only:
                 bench.set_up_storage_read()
-            if options.baseline_plugin:
+            if options.baseline_plugin and options.only & set("abcd"):
                 bench.set_up_baseline(
                     options.baseline_plugin,
                     options.baseline_payload,
@@ -810,6 +1179,9 @@ def measure(options: Options) -> dict[str, Any]:
                 }
             names = {"python": PLUGIN_NAME, "go": "go-baseline", "baseline": "baseline-plugin"}
             report["memory"] = scenario_memory(bench, names)
+        if "s" in options.only:
+            report["tls_driver"] = "hey" if options.hey else "python threads"
+            report["tls"] = scenario_tls(bench, options)
     return report
 
 
@@ -850,7 +1222,14 @@ def main() -> int:
     parser.add_argument(
         "--hey", type=Path, help="drive scenario a with this hey binary instead of Python threads"
     )
-    parser.add_argument("--only", default="abcd", help="scenarios to run, e.g. 'ad' (default abcd)")
+    parser.add_argument(
+        "--cloud-stub",
+        type=Path,
+        help="the cloud's stand-in for scenario s (tools/bench/cloudstub, built by make bench)",
+    )
+    parser.add_argument(
+        "--only", default="abcds", help="scenarios to run, e.g. 'ad' (default abcds)"
+    )
     parser.add_argument("--quick", action="store_true", help="a small run of every scenario")
     parser.add_argument("--json-out", type=Path, help="write the JSON report here too")
     parser.add_argument("--markdown-out", type=Path, help="write the Markdown table here too")
@@ -859,6 +1238,10 @@ def main() -> int:
         os.environ["VAULT_BIN"] = str(args.vault)
     if args.baseline_plugin and args.baseline_role_payload == "{}":
         parser.error("--baseline-plugin needs --baseline-role-payload")
+    if "s" in args.only and not args.cloud_stub:
+        parser.error(
+            "scenario s needs --cloud-stub (make bench builds it), or leave s out of --only"
+        )
     options = Options(
         plugin=args.plugin,
         go_plugin=args.go_plugin,
@@ -870,6 +1253,7 @@ def main() -> int:
         sizes=Sizes.quick() if args.quick else Sizes(),
         quick=args.quick,
         hey=args.hey,
+        cloud_stub=args.cloud_stub,
     )
     report = measure(options)
     if args.json_out:
