@@ -7,6 +7,12 @@ burst through at the documented rate instead: the first ``rate`` calls of a seco
 once, the rest wait for their slot. The limits are per account and shared with other tools,
 so a throttled answer can still happen; the transport's retries cover it.
 
+Limits this low are paced from the first call. High ones (STS's 600/s) are paced only once
+the service has said a call was over the limit, for ``COOL_DOWN`` seconds after its last such
+answer: a burst that high is rare, pacing it before the service objects would cap every
+mount below what its account is allowed (and below what an unpaced client gets), and the
+throttled calls that start the pacing are retried like any other.
+
 Never waits past the caller's deadline: a call whose slot comes too late is sent at once.
 """
 
@@ -28,6 +34,10 @@ SERVICE_DEFAULT_RATES: Mapping[str, float] = {"cam": 20.0, "sts": 600.0}
 HEADROOM = 0.9
 """The share of a documented rate the client uses: requests reach the service with jitter,
 and a bucket paced at exactly the limit sees some of them early."""
+PACE_AFTER_THROTTLE_FROM = 100.0
+"""Documented rates (per second) from which an action is paced only after a throttled answer."""
+COOL_DOWN = 30.0
+"""Seconds an action stays paced after its last throttled answer (high limits only)."""
 
 
 class _Bucket:
@@ -65,7 +75,13 @@ class Pacer:
         self._clock = clock
         self._sleep = sleep
         self._buckets: dict[str, _Bucket] = {}
+        self._throttled_at: dict[str, float] = {}
         self._lock = threading.Lock()
+
+    def throttled(self, action: str) -> None:
+        """The service answered ``action`` with a throttling error: pace it (again) now."""
+        with self._lock:
+            self._throttled_at[action] = self._clock()
 
     def wait(self, service: str, action: str, deadline: float | None = None) -> float:
         """Block until ``action`` may be sent; returns the time waited."""
@@ -75,6 +91,11 @@ class Pacer:
         rate = documented * self._headroom
         with self._lock:
             now = self._clock()
+            if documented >= PACE_AFTER_THROTTLE_FROM:
+                last = self._throttled_at.get(action)
+                if last is None or now - last > COOL_DOWN:
+                    self._buckets.pop(action, None)  # a later throttle starts a fresh bucket
+                    return 0.0
             bucket = self._buckets.get(action)
             if bucket is None:
                 bucket = self._buckets[action] = _Bucket(rate, now)

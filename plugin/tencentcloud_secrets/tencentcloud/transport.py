@@ -294,6 +294,7 @@ class Transport:
             except CallCancelledError:
                 raise
             except ThrottledError as exc:
+                self.pacer.throttled(action)
                 last: TencentCloudError = exc
             except NotFoundError as exc:
                 if gone_is_done and uncertain:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import concurrent.futures
+from time import time as wallclock
 
 from tencentcloud_emulator.testing import RunningEmulator
 from tencentcloud_secrets.tencentcloud import models_cam as cm
-from tencentcloud_secrets.tencentcloud.pacing import Pacer
+from tencentcloud_secrets.tencentcloud.models_sts import AssumeRoleRequest
+from tencentcloud_secrets.tencentcloud.pacing import COOL_DOWN, Pacer
+from tests.support.seed import DEMO_ROLE_ARN
 from tests.unit.tencentcloud.support import ClientFactory
 
 
@@ -39,8 +42,41 @@ def test_actions_and_services_have_their_own_buckets() -> None:
     )
     assert [pacer.wait("cam", "AddUser") for _ in range(3)][-1] > 0
     assert pacer.wait("cam", "DeleteUser") == 0.0
+    pacer.throttled("AssumeRole")
     assert all(pacer.wait("sts", "AssumeRole") == 0.0 for _ in range(600))
+    assert pacer.wait("sts", "AssumeRole") > 0
     assert pacer.wait("other", "Anything") == 0.0  # no known limit: no pacing
+
+
+def test_a_high_limit_is_paced_only_after_the_service_throttled_it() -> None:
+    time = FakeTime()
+    pacer = Pacer({"AssumeRole": 600.0}, {}, clock=time.clock, sleep=time.sleep, headroom=1.0)
+    assert all(pacer.wait("sts", "AssumeRole") == 0.0 for _ in range(5000))  # never throttled
+    pacer.throttled("AssumeRole")
+    waits = [pacer.wait("sts", "AssumeRole") for _ in range(700)]
+    assert waits[:600] == [0.0] * 600
+    assert waits[-1] > 0  # paced at the documented rate from the first throttled answer
+    time.now += COOL_DOWN + 1  # no throttled answer for a while: unpaced again
+    assert all(pacer.wait("sts", "AssumeRole") == 0.0 for _ in range(5000))
+
+
+def test_a_throttled_answer_starts_pacing_a_high_limit(
+    emulator: RunningEmulator, make_client: ClientFactory
+) -> None:
+    time = FakeTime()
+    # Real timestamps: the fixture's clock moves a second per signature, too far for 1,200.
+    client = make_client(pacer=Pacer(clock=time.clock, sleep=time.sleep), now=wallclock)
+    request = AssumeRoleRequest(DEMO_ROLE_ARN, "pacing")
+    for _ in range(600):  # more than the bucket holds in one (frozen) second: never paced
+        client.sts.assume_role(request)
+    assert time.slept == []
+    throttle = {"action": "AssumeRole", "code": "RequestLimitExceeded", "nth": 1, "times": 1}
+    emulator.set_faults({"faults": [throttle]})
+    client.sts.assume_role(request)  # throttled once, retried at once (no pacing yet)
+    assert time.slept == []
+    for _ in range(600):
+        client.sts.assume_role(request)
+    assert time.slept  # paced now: the bucket ran dry within the frozen second
 
 
 def test_never_waits_past_the_deadline() -> None:
