@@ -119,6 +119,9 @@ def assume_role(
         raise _param_error("`RoleSessionName` must be 2-128 of [\\w+=,.@-].")
     duration = _duration(duration_seconds, ASSUME_ROLE_DEFAULT, ASSUME_ROLE_MIN, ASSUME_ROLE_MAX)
     session_policy = check_session_policy(policy)
+    # An empty ExternalId counts as none: the SDKs send "" for an unset one (Go's takes a
+    # pointer, and the original Vault plugin always points it at its role's value).
+    external_id = external_id or None
     if external_id is not None and not _EXTERNAL_ID.match(external_id):
         raise _param_error("`ExternalId` must be 2-128 of [\\w+=,.@:/-].")
     if len(tags) > 50 or any(len(k) > 128 or len(v) > 256 for k, v in tags):

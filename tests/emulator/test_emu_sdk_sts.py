@@ -85,6 +85,11 @@ def test_assume_role_errors(sdk: Any, error_code: ErrorCode) -> None:
     assert error_code(assume(DurationSeconds=43201)) == "InvalidParameter.OverTimeError"
     assert error_code(assume(RoleSessionName="x")) == "InvalidParameter.ParamError"
     assert error_code(assume(RoleSessionName="bad name")) == "InvalidParameter.ParamError"
+    assert error_code(assume(ExternalId="x")) == "InvalidParameter.ParamError"
+    # An empty ExternalId is none at all, as the SDKs send an unset one.
+    assert sts.AssumeRole(
+        build(models.AssumeRoleRequest, RoleArn=DEMO_ROLE_ARN, RoleSessionName="ok", ExternalId="")
+    ).Credentials.Token
     missing = "qcs::cam::uin/100000000001:roleName/nope"
     assert error_code(assume(RoleArn=missing)) == "ResourceNotFound.RoleNotFound"
     bad_policy = urllib.parse.quote('{"version":"2.0","statement":[{"effect":"maybe"}]}')
