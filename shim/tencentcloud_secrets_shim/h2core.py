@@ -29,6 +29,7 @@ from .http2 import (
     SETTING,
     SETTINGS_ENABLE_PUSH,
     SETTINGS_INITIAL_WINDOW_SIZE,
+    SETTINGS_MAX_CONCURRENT_STREAMS,
     SETTINGS_MAX_FRAME_SIZE,
     U32,
     ConnectionProtocolError,
@@ -38,6 +39,7 @@ from .http2 import (
 )
 
 Frame = tuple[int, int, int, bytes]  # type, flags, stream id, payload
+UNLIMITED_STREAMS = 2**32  # above any SETTINGS value: no limit until the peer sets one
 
 
 class StreamError(Exception):
@@ -69,7 +71,7 @@ class FrameReader:
         self._buffer.clear()
         self._pos = 0
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes | memoryview) -> None:
         if self._pos:
             del self._buffer[: self._pos]
             self._pos = 0
@@ -151,12 +153,14 @@ class HeaderBlocks:
 
 
 class PeerSettings:
-    """What the peer's SETTINGS and connection WINDOW_UPDATEs allow us to send."""
+    """What the peer's SETTINGS and connection WINDOW_UPDATEs allow us to send (and, for a
+    client, how many streams it may open at once)."""
 
     def __init__(self) -> None:
         self.initial_window = DEFAULT_WINDOW
         self.max_frame = DEFAULT_FRAME_SIZE
         self.send_window = DEFAULT_WINDOW  # the connection's
+        self.max_streams = UNLIMITED_STREAMS
 
     def apply(self, flags: int, stream_id: int, payload: bytes) -> int | None:
         """A SETTINGS frame: None for an ACK, else the change to every open stream's send
@@ -181,6 +185,8 @@ class PeerSettings:
                 if not DEFAULT_FRAME_SIZE <= value <= MAX_FRAME_SIZE_LIMIT:
                     raise ConnectionProtocolError(PROTOCOL_ERROR, "bad SETTINGS_MAX_FRAME_SIZE")
                 self.max_frame = value
+            elif key == SETTINGS_MAX_CONCURRENT_STREAMS:
+                self.max_streams = value
             elif key == SETTINGS_ENABLE_PUSH and value > 1:
                 raise ConnectionProtocolError(PROTOCOL_ERROR, "bad SETTINGS_ENABLE_PUSH")
             # The header table size only limits an encoder that uses the table; ours do not.

@@ -40,6 +40,13 @@ def test_settings_change_open_windows_and_the_frame_size() -> None:
     assert _code(lambda: peer.apply(1, 0, b"\x00" * 6)) == 6
 
 
+def test_the_stream_limit_is_unlimited_until_settings_set_one() -> None:
+    peer = h2core.PeerSettings()
+    assert peer.max_streams > 2**31
+    assert peer.apply(0, 0, struct.pack(">HL", 3, 2)) == 0
+    assert peer.max_streams == 2
+
+
 @pytest.mark.parametrize("payload", [b"", b"\x00\x00\x01", b"\x00\x00\x00\x01\x00"])
 def test_window_update_of_a_bad_length_is_a_frame_size_error(payload: bytes) -> None:
     assert _code(lambda: h2core.PeerSettings().window_update(0, payload)) == 6
