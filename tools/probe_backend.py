@@ -47,7 +47,11 @@ class ProbeBackend(fw.Backend):
                 fw.Path(
                     "marks/(?P<key>.+)",
                     fields={"key": fw.Field(fw.FieldType.STRING, "Mark key.")},
-                    operations={logical.READ: fw.Operation(self.read_mark, summary="Mark.")},
+                    # Inline, as the engine's own reads are: one storage get, fetched on the
+                    # shim's loop when it is not cached (marks never are).
+                    operations={
+                        logical.READ: fw.Operation(self.read_mark, summary="Mark.", inline=True)
+                    },
                 ),
                 fw.Path(
                     "fail",

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import dataclasses
 import functools
 import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from . import logical, translate
+from . import logical, remote, translate
 from ._proto.vault import backend_pb2 as pb
 from ._proto.vault import multiplexing_pb2 as mpb
 from ._proto.vault.logical import version_pb2 as vpb
@@ -55,6 +54,8 @@ class _MetadataModeStorage:
 # round trip), so the pool must hold as many requests as clients send at once: with 32
 # workers, 64 clients waited in line for half of their time.
 MOUNT_WORKERS = 128
+# Reads an inline request may have fetched on the loop before it goes to a worker instead.
+MAX_INLINE_READS = 4
 
 
 @dataclasses.dataclass
@@ -196,10 +197,7 @@ class BackendService:
         prepared = mount.backend.prepare(request)
         reply = None
         if prepared.inline:
-            # Served from the engine's memory on this thread, or, the moment it needs Vault,
-            # abandoned (WouldBlock) and run again on a worker: the loop never waits.
-            with contextlib.suppress(logical.WouldBlock):
-                reply = _answer(prepared, request)
+            reply = await self._inline(mount, prepared, request)
         if reply is None:
             try:
                 reply = await self._in_mount(mount, _answer, prepared, request)
@@ -210,6 +208,31 @@ class BackendService:
                 raise
         await stream.send_message(reply)
 
+    @staticmethod
+    async def _inline(
+        mount: Mount, prepared: logical.Prepared, request: logical.Request
+    ) -> pb.HandleRequestReply | None:
+        """Answer on this thread, from the engine's memory or with what it reads from Vault:
+        each time it needs a read, the read is fetched without blocking the loop and the
+        request runs again with the answer. None when it must run on a worker instead (it
+        writes, it needs more reads than ``MAX_INLINE_READS``, or a fetch failed)."""
+        fetched: dict[tuple[str, bytes], remote.FetchedRead] = {}
+        for _ in range(MAX_INLINE_READS + 1):
+            token = remote.FETCHED.set(fetched)
+            try:
+                return _answer(prepared, request)
+            except logical.WouldBlock as exc:
+                pending = exc.pending
+            finally:
+                remote.FETCHED.reset(token)
+            if not isinstance(pending, remote.PendingRead) or mount.connections is None:
+                return None
+            answer = await mount.connections.fetch(pending)
+            if answer is None:
+                return None
+            fetched[pending.key] = answer
+        return None
+
     async def HandleExistenceCheck(self, stream: ServerStream[pb.HandleExistenceCheckArgs]) -> None:
         mount, request = await self._request(stream)
         reply = await self._in_mount(mount, _existence_check, mount.backend, request)
@@ -219,10 +242,16 @@ class BackendService:
         args = await stream.recv_message()
         assert args is not None
         mount = self._mount(stream)
+        if mount.connections is not None:
+            # What an inline request fetched before this must not be used after it.
+            mount.connections.change_started()
         try:
             await self._in_mount(mount, mount.backend.invalidate, args.key)
         except Exception as exc:
             log.error("invalidate failed", exc_info=exc)
+        finally:
+            if mount.connections is not None:
+                mount.connections.change_done()
         await stream.send_message(pb.Empty())
 
     async def Cleanup(self, stream: ServerStream[pb.Empty]) -> None:

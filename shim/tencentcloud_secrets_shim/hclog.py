@@ -12,7 +12,6 @@ import datetime as dt
 import json
 import logging
 import os
-import select
 import sys
 import threading
 from typing import Any
@@ -71,14 +70,14 @@ class LineHandler(logging.Handler):
     """Writes each record as one line with one ``os.write`` to a file descriptor.
 
     ``logging``'s stream handlers hold one lock across formatting and writing, so worker
-    threads that log at once wait for each other. A write of up to ``PIPE_BUF`` bytes to a pipe
-    (go-plugin reads stderr through one) is atomic, so lines that short need no lock at all:
-    they neither interleave nor wait. Longer lines take a lock among themselves."""
+    threads that log at once wait for each other's formatting. Here each thread formats on its
+    own and the lock covers only the write: one system call, so lines never interleave (a pipe
+    takes a write of any length whole only up to ``PIPE_BUF``) and nobody waits long."""
 
     def __init__(self, fd: int) -> None:
         super().__init__()
         self.fd = fd
-        self._long_lines = threading.Lock()
+        self._write_lock = threading.Lock()
 
     def handle(self, record: logging.LogRecord) -> bool:
         # logging.Handler.handle would take the handler's lock around emit.
@@ -90,18 +89,12 @@ class LineHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             data = (self.format(record) + "\n").encode("utf-8", "backslashreplace")
-            if len(data) <= select.PIPE_BUF:
-                self._write(data)
-            else:
-                with self._long_lines:
-                    self._write(data)
+            with self._write_lock:
+                view = memoryview(data)
+                while view:  # a pipe takes it whole; a file or terminal may take part of it
+                    view = view[os.write(self.fd, view) :]
         except Exception:
             self.handleError(record)
-
-    def _write(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:  # a pipe takes it whole; a file or terminal may take part of it
-            view = view[os.write(self.fd, view) :]
 
 
 def configure(level: int = logging.INFO, fd: int | None = None) -> logging.Handler:

@@ -211,8 +211,14 @@ class WouldBlock(Exception):
     would stall every mount.
 
     Only an operation declared inline meets it, and only when it needs Vault (a cache miss):
-    the shim then runs the same request again on a worker thread. Engines let it pass.
+    the shim then fetches what was asked (when it only reads) without blocking and runs the
+    request again with the answer, or runs it again on a worker thread. ``pending`` is the
+    shim's own record of the read; engines never look at it, and let the exception pass.
     """
+
+    def __init__(self, pending: object = None) -> None:
+        super().__init__()
+        self.pending = pending
 
 
 # --- storage and system view -----------------------------------------------------------

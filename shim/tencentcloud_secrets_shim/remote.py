@@ -5,26 +5,76 @@ connection of its own with a blocking client (``grpc_client``), so a storage cal
 right where the engine made it, with no thread switch and no event loop.
 
 The server's own thread never waits for Vault: a call made there (an inline request that
-missed the engine's cache) raises ``logical.WouldBlock`` at once, and the shim runs the
-request again on a worker.
+missed the engine's cache) raises ``logical.WouldBlock`` at once. When the call only reads,
+the exception carries it (``PendingRead``): the shim fetches it on the loop over a
+multiplexed connection of its own (``grpc_async_client``) and runs the request again, which
+then finds the answer (``FETCHED``). Anything else runs again on a worker.
+
+An answer fetched that way is used only if this mount changed nothing in Vault meanwhile
+(no write of its own and no invalidation from Vault started since the fetch began, none in
+flight when it began): the engine may cache what it reads, and must never cache a value a
+concurrent write already replaced.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import dataclasses
 import ssl
 import threading
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from google.protobuf.message import Message
 
 from . import logical, rpc
 from ._proto.vault import backend_pb2 as pb
+from .grpc_async_client import AsyncUnaryClient
 from .grpc_client import BrokenConnectionError, UnaryClient
 
 M = TypeVar("M", bound=Message)
 CALL_TIMEOUT = 60.0
+# Calls that change nothing in Vault: an inline request may have them fetched on the loop.
+READS = frozenset(
+    {
+        "/pb.Storage/Get",
+        "/pb.Storage/List",
+        "/pb.SystemView/DefaultLeaseTTL",
+        "/pb.SystemView/MaxLeaseTTL",
+        "/pb.SystemView/Tainted",
+        "/pb.SystemView/LocalMount",
+        "/pb.SystemView/ReplicationState",
+        "/pb.SystemView/PluginEnv",
+    }
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class PendingRead:
+    """A read an inline request needed, as ``WouldBlock.pending`` carries it."""
+
+    method: str
+    request: Message
+    reply_type: type[Message]
+
+    @property
+    def key(self) -> tuple[str, bytes]:
+        return self.method, self.request.SerializeToString(deterministic=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class FetchedRead:
+    """A read's answer, and how many changes the mount had started when it was fetched."""
+
+    reply: Message
+    changes: int
+
+
+# The answers fetched so far for the inline request running in this task.
+FETCHED: contextvars.ContextVar[dict[tuple[str, bytes], FetchedRead] | None] = (
+    contextvars.ContextVar("FETCHED", default=None)
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,10 +101,78 @@ class MountConnections:
         self._clients: dict[int, UnaryClient] = {}
         self._lock = threading.Lock()
         self._closed = False
+        self._loop_client: AsyncUnaryClient | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        # Changes to this mount's data in Vault: its own writes and Vault's invalidations.
+        self._changes_started = 0
+        self._changes_done = 0
+        self._changes_lock = threading.Lock()
 
     def call(self, method: str, request: Message, reply_type: type[M]) -> M:
         if _loop_running():
+            return self._on_loop(method, request, reply_type)
+        if method in READS:
+            return self._call(method, request, reply_type)
+        self.change_started()
+        try:
+            return self._call(method, request, reply_type)
+        finally:
+            self.change_done()
+
+    # --- on the server's loop ----------------------------------------------------------------
+
+    def _on_loop(self, method: str, request: Message, reply_type: type[M]) -> M:
+        if method not in READS:
             raise logical.WouldBlock()
+        pending = PendingRead(method, request, reply_type)
+        fetched = FETCHED.get()
+        found = None if fetched is None else fetched.get(pending.key)
+        if found is not None and found.changes == self._changes_started:
+            reply: Any = found.reply
+            return reply  # type: ignore[no-any-return]
+        raise logical.WouldBlock(pending)
+
+    async def fetch(self, pending: PendingRead) -> FetchedRead | None:
+        """Fetch ``pending`` without blocking the loop; None when it cannot be used (a change
+        is in flight, the mount is closed, or the call failed: a worker then does the request
+        and reports any failure)."""
+        with self._changes_lock:
+            if self._changes_started != self._changes_done:
+                return None
+            changes = self._changes_started
+        for attempt in (1, 2):
+            if self._closed:
+                return None
+            client = self._loop_client
+            if client is None:
+                client = self._loop_client = AsyncUnaryClient(self._target.path, self._target.ssl)
+                self._loop = asyncio.get_running_loop()
+            try:
+                reply = await client.call(
+                    pending.method, pending.request, pending.reply_type, CALL_TIMEOUT
+                )
+            except (OSError, BrokenConnectionError, rpc.RpcError) as exc:
+                unavailable = not isinstance(exc, rpc.RpcError) or (
+                    exc.status is rpc.Status.UNAVAILABLE
+                )
+                if attempt == 2 or not unavailable or isinstance(exc, TimeoutError):
+                    return None
+                continue
+            return FetchedRead(reply, changes)
+        return None
+
+    def change_started(self) -> None:
+        """A change to this mount's data begins (a write, or an invalidation from Vault)."""
+        with self._changes_lock:
+            self._changes_started += 1
+
+    def change_done(self) -> None:
+        with self._changes_lock:
+            self._changes_done += 1
+
+    # --- on worker threads ---------------------------------------------------------------------
+
+    def _call(self, method: str, request: Message, reply_type: type[M]) -> M:
         client = self._client()
         for attempt in (1, 2):
             try:
@@ -85,12 +203,17 @@ class MountConnections:
         return client
 
     def close(self) -> None:
-        """Close every thread's connection; a call in progress on one fails at once."""
+        """Close every thread's connection, and the loop's; a call in progress on one fails at
+        once. May be called from any thread."""
         with self._lock:
             self._closed = True
             clients, self._clients = self._clients, {}
         for client in clients.values():
             client.close()
+        loop_client, self._loop_client = self._loop_client, None
+        if loop_client is not None and self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has ended: nothing to close
+                self._loop.call_soon_threadsafe(loop_client.close)
 
 
 class RemoteStorage:

@@ -16,6 +16,8 @@ import pytest
 from tencentcloud_secrets_shim import logical, translate
 from tencentcloud_secrets_shim._proto.vault import backend_pb2 as pb
 from tencentcloud_secrets_shim.backend import BackendService, Mount
+from tencentcloud_secrets_shim.remote import BrokerTarget, MountConnections, RemoteStorage
+from tests.support.storage_server import StorageServer
 
 SHIM = Path(__file__).resolve().parents[3] / "shim" / "tencentcloud_secrets_shim"
 SHIM_LOGGER = "tencentcloud_secrets_shim.backend"
@@ -123,6 +125,36 @@ def test_an_inline_request_is_routed_once_and_rerun_on_a_worker_when_it_would_bl
     loop_thread = threading.get_ident()  # asyncio.run ran the loop on this thread
     assert threads[0] == loop_thread
     assert threads[1] != loop_thread
+
+
+def test_an_inline_request_that_reads_from_vault_is_answered_on_the_loop(
+    pool: concurrent.futures.ThreadPoolExecutor, tmp_path: Path
+) -> None:
+    """Each read the request needs is fetched without blocking the loop and the request run
+    again with the answers: no worker thread takes part."""
+    server = StorageServer(str(tmp_path / "broker.sock"))
+    connections = MountConnections(BrokerTarget(server.path, None))
+    storage = RemoteStorage(connections)
+    threads: list[int] = []
+
+    def run() -> logical.Response | None:
+        threads.append(threading.get_ident())
+        entry = storage.get("k")
+        assert entry is not None
+        return logical.Response(data={"value": entry.value.decode(), "keys": storage.list("")})
+
+    engine = _Engine(run, inline=True)
+    service = BackendService(lambda: engine, broker=None, executor=pool)  # type: ignore[arg-type]
+    service.mounts["mount-1"] = Mount(engine, storage, connections, pool)
+    stream = _Stream(pb.HandleRequestArgs(request=_request()))
+    try:
+        asyncio.run(service.HandleRequest(stream))  # type: ignore[arg-type]
+    finally:
+        connections.close()
+        server.stop()
+    [reply] = stream.sent
+    assert json.loads(reply.response.data) == {"value": "v", "keys": ["k"]}
+    assert threads == [threading.get_ident()] * 3  # ran three times, all on the loop's thread
 
 
 def test_a_request_not_declared_inline_runs_once_on_a_worker(

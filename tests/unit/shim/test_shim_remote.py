@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import os
 import threading
-import time
 from typing import Any
 
 import pytest
 
 from tencentcloud_secrets_shim import logical
-from tencentcloud_secrets_shim._proto.vault import backend_pb2 as pb
-from tencentcloud_secrets_shim.grpc_server import GrpcServer, Method, service
-from tencentcloud_secrets_shim.remote import BrokerTarget, MountConnections, RemoteStorage
+from tencentcloud_secrets_shim.grpc_server import GrpcServer
+from tencentcloud_secrets_shim.remote import (
+    FETCHED,
+    BrokerTarget,
+    MountConnections,
+    PendingRead,
+    RemoteStorage,
+)
+from tests.support.storage_server import StorageServer, storage_service
 
 
 def test_a_call_on_the_event_loops_thread_would_block_and_never_waits() -> None:
@@ -30,69 +34,15 @@ def test_a_call_on_the_event_loops_thread_would_block_and_never_waits() -> None:
         storage.get("config")
 
 
-class _Storage:
-    """Vault's storage service as far as these tests need it: one key."""
-
-    async def Get(self, stream: Any) -> None:
-        await stream.recv_message()
-        await stream.send_message(pb.StorageGetReply(entry=pb.StorageEntry(key="k", value=b"v")))
-
-    async def List(self, stream: Any) -> None:
-        await stream.recv_message()
-        await stream.send_message(pb.StorageListReply(keys=["k"]))
-
-    async def Put(self, stream: Any) -> None:
-        await stream.recv_message()
-        await stream.send_message(pb.StoragePutReply())
-
-    async def Delete(self, stream: Any) -> None:
-        await stream.recv_message()
-        await stream.send_message(pb.StorageDeleteReply())
-
-
-def _storage_service() -> dict[bytes, Method]:
-    return service(pb.DESCRIPTOR.services_by_name["Storage"], _Storage())
-
-
-def _serve_storage(path: str) -> None:
-    async def serve() -> None:
-        server = GrpcServer([_storage_service()])
-        await server.start(path=path, ssl=None)
-        await server.wait_closed()
-
-    asyncio.run(serve())
-
-
-class _StorageServer:
-    """A gRPC storage service on a Unix socket, in a process of its own: killing it closes
-    its connections the way a restarted Vault, or one that gave up on a ping, does."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.process = multiprocessing.get_context("spawn").Process(
-            target=_serve_storage, args=(path,), daemon=True
-        )
-        self.process.start()
-        deadline = time.monotonic() + 10
-        while not os.path.exists(path):
-            assert time.monotonic() < deadline, "the storage server did not start"
-            time.sleep(0.02)
-
-    def stop(self) -> None:
-        self.process.kill()
-        self.process.join(5)
-        os.unlink(self.path)
-
-
 def test_a_connection_vault_closed_is_replaced_once_and_the_call_succeeds(tmp_path: Any) -> None:
     socket_path = str(tmp_path / "broker.sock")
-    server = _StorageServer(socket_path)
+    server = StorageServer(socket_path)
     storage = RemoteStorage(MountConnections(BrokerTarget(socket_path, None)))
     assert storage.get("k") == logical.StorageEntry("k", b"v")
     # Vault closes the idle connection (keepalive unanswered, or a restart): this thread's
     # loop is not running, so the client has not seen it go.
     server.stop()
-    server = _StorageServer(socket_path)
+    server = StorageServer(socket_path)
     try:
         assert storage.get("k") == logical.StorageEntry("k", b"v")
         assert storage.list("") == ["k"]
@@ -128,7 +78,7 @@ def test_a_connection_vault_ends_with_goaway_while_idle_is_replaced(tmp_path: An
 
     def start() -> GrpcServer:
         async def go() -> GrpcServer:
-            server = GrpcServer([_storage_service()])
+            server = GrpcServer([storage_service()])
             await server.start(path=socket_path, ssl=None)
             return server
 
@@ -154,3 +104,52 @@ def test_a_connection_vault_ends_with_goaway_while_idle_is_replaced(tmp_path: An
         stop(server)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
+
+
+def test_an_inline_read_is_fetched_on_the_loop_and_used_only_while_nothing_changed(
+    tmp_path: Any,
+) -> None:
+    """The loop's side of an inline read: the call it could not make is carried by
+    WouldBlock, fetched without blocking, and answered on the next run; a change to the
+    mount's data after the fetch began (a write, an invalidation) makes the answer unusable,
+    and a fetch while a change is in flight declines."""
+    socket_path = str(tmp_path / "broker.sock")
+    server = StorageServer(socket_path)
+    connections = MountConnections(BrokerTarget(socket_path, None))
+    storage = RemoteStorage(connections)
+
+    async def on_the_loop() -> None:
+        with pytest.raises(logical.WouldBlock) as info:
+            storage.get("k")
+        pending = info.value.pending
+        assert isinstance(pending, PendingRead)
+        fetched = await connections.fetch(pending)
+        assert fetched is not None
+        token = FETCHED.set({pending.key: fetched})
+        try:
+            assert storage.get("k") == logical.StorageEntry("k", b"v")
+            with pytest.raises(logical.WouldBlock):  # another key was not fetched
+                storage.get("other")
+            # A write from a worker thread since the fetch: the answer may be stale.
+            await asyncio.get_running_loop().run_in_executor(
+                None, storage.put, logical.StorageEntry("k", b"w")
+            )
+            with pytest.raises(logical.WouldBlock) as again:
+                storage.get("k")
+            assert isinstance(again.value.pending, PendingRead)
+        finally:
+            FETCHED.reset(token)
+        # Writes are never fetched on the loop.
+        with pytest.raises(logical.WouldBlock) as write:
+            storage.put(logical.StorageEntry("k", b"x"))
+        assert write.value.pending is None
+        connections.change_started()  # an invalidation in flight
+        assert await connections.fetch(pending) is None
+        connections.change_done()
+        assert await connections.fetch(pending) is not None
+
+    try:
+        asyncio.run(on_the_loop())
+    finally:
+        connections.close()
+        server.stop()
