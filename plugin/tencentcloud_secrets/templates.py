@@ -25,8 +25,9 @@ import secrets
 import shlex
 import string
 import time
-import uuid
 from collections.abc import Callable, Mapping
+
+from tencentcloud_secrets.framework.uuids import random_uuid
 
 CAM_NAME = re.compile(r"[\w+=,.@-]+", re.ASCII)
 _NOT_CAM = re.compile(r"[^\w+=,.@-]", re.ASCII)
@@ -126,7 +127,7 @@ def _source(words: list[str]) -> tuple[Step, Bound, int]:
     if head in ("unix_time", "unix_time_millis", "uuid"):
         _no_args(head, args)
         if head == "uuid":
-            return (lambda _, __: str(uuid.uuid4())), Bound(_UUID_CHARS), 32
+            return (lambda _, __: random_uuid()), Bound(_UUID_CHARS), 32
         scale = 1000 if head == "unix_time_millis" else 1
         return (lambda _, __: str(int(time.time() * scale))), Bound(_TIME_DIGITS), 0
     if not args and len(head) >= 2 and head[0] == head[-1] == '"':

@@ -12,10 +12,10 @@ import dataclasses
 import json
 import logging
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from tencentcloud_secrets.framework.uuids import random_uuid
 from tencentcloud_secrets_shim import logical
 
 WAL_PREFIX = "wal/"
@@ -48,7 +48,7 @@ def put_wal(
     """Write an entry and return its id. ``data`` must be JSON-encodable (or a dataclass)."""
     stamp = int(time.time() if created_at is None else created_at)
     value = json.dumps({"type": kind, "data": _json_ready(data), "created_at": stamp})
-    entry_id = str(uuid.uuid4())
+    entry_id = random_uuid()
     storage.put(logical.StorageEntry(key=WAL_PREFIX + entry_id, value=value.encode("utf-8")))
     return entry_id
 

@@ -1,10 +1,10 @@
-"""Tencent Cloud API 3.0 client for CAM and STS, on the standard library's ``http.client``.
+"""Tencent Cloud API 3.0 client for CAM and STS, over HTTP/1.1 connections of its own.
 
 Knows nothing about Vault. Never logs, reprs or raises a secret key, token, password or
 signature.
 
 The names below load their modules on first use: the plugin process must print its
-handshake line quickly, and ``ssl`` with ``http.client`` costs milliseconds to import.
+handshake line quickly, and ``ssl`` costs milliseconds to import.
 """
 
 from __future__ import annotations

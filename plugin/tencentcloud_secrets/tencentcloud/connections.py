@@ -22,7 +22,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import dataclasses
-import http.client
 import ipaddress
 import os
 import select
@@ -34,6 +33,7 @@ import urllib.parse
 from collections.abc import Callable, Mapping
 
 from .endpoints import Endpoint
+from .http11 import Http11Connection, ProtocolError, request_head, tunnel
 
 # An API answer is a few kilobytes; a page of a list a few hundred. Anything longer than this is
 # not an answer from the API, and is not read into memory.
@@ -167,14 +167,14 @@ def trust_context(environ: Mapping[str, str] | None = None) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=named)
 
 
-def _stale(sock: socket.socket | None) -> bool:
+def _stale(conn: Http11Connection) -> bool:
     """An idle keep-alive connection the server has closed is readable (end of file), as is
     one holding bytes nobody asked for: neither may carry the next request."""
-    if sock is None:
+    if conn.holds_unread:
         return True
     try:
         poller = select.poll()
-        poller.register(sock, select.POLLIN)
+        poller.register(conn.sock, select.POLLIN)
         return bool(poller.poll(0))
     except (OSError, ValueError):
         return True
@@ -198,7 +198,7 @@ class ConnectionPool:
         self.proxy = proxy
         self._context = context
         self._clock = clock
-        self._idle: list[tuple[http.client.HTTPConnection, float]] = []
+        self._idle: list[tuple[Http11Connection, float]] = []
         self._lock = threading.Lock()
         self._closed = False
         self.opened = 0  # connections opened so far: how well reuse works, for tests and tuning
@@ -223,101 +223,89 @@ class ConnectionPool:
         read_timeout: float,
     ) -> Answer:
         """Send one POST to ``/`` and read its answer; ``headers`` must include ``Host``."""
+        head = request_head("POST", "/", {**headers, "Content-Length": str(len(body))})
         conn = self._reuse()
         if conn is None:
             conn = self._open(connect_timeout)
+        where = self.endpoint.host_header
         try:
-            if conn.sock is not None:
-                conn.sock.settimeout(read_timeout)
-            conn.putrequest("POST", "/", skip_host=True, skip_accept_encoding=True)
-            for name, value in headers.items():
-                conn.putheader(name, value)
-            conn.putheader("Content-Length", str(len(body)))
-            conn.endheaders(body)
-            response = conn.getresponse()
-            answer = Answer(response.status, self._read(response))
+            conn.sock.settimeout(read_timeout)
+            status, data, keep = conn.exchange(head, body, limit=MAX_ANSWER_BYTES)
         except TimeoutError:
             conn.close()
-            raise ExchangeError(f"no answer from {self.endpoint.host_header} in time") from None
-        except (OSError, http.client.HTTPException, ExchangeError) as exc:
+            raise ExchangeError(f"no answer from {where} in time") from None
+        except ProtocolError as exc:
             conn.close()
-            if isinstance(exc, ExchangeError):
-                raise
-            raise ExchangeError(f"connection lost to {self.endpoint.host_header}") from None
-        if response.will_close or not response.isclosed():
+            if "too long" in str(exc):
+                raise ExchangeError(f"the answer from {where} is too long") from None
+            if "closed before" in str(exc):
+                raise ExchangeError(f"connection lost to {where} mid-answer") from None
+            raise ExchangeError(f"the answer from {where} is not HTTP/1.1 ({exc})") from None
+        except OSError:
             conn.close()
-        else:
+            raise ExchangeError(f"connection lost to {where}") from None
+        if keep:
             self._keep(conn)
-        return answer
+        else:
+            conn.close()
+        return Answer(status, data)
 
-    def _read(self, response: http.client.HTTPResponse) -> bytes:
-        length = response.length
-        if length is not None and length > MAX_ANSWER_BYTES:
-            raise ExchangeError(f"the answer from {self.endpoint.host_header} is too long")
-        body = response.read(MAX_ANSWER_BYTES + 1)
-        if len(body) > MAX_ANSWER_BYTES:
-            raise ExchangeError(f"the answer from {self.endpoint.host_header} is too long")
-        if response.length:  # http.client returns a body cut short without complaint
-            raise ExchangeError(f"connection lost to {self.endpoint.host_header} mid-answer")
-        return body
-
-    def _reuse(self) -> http.client.HTTPConnection | None:
+    def _reuse(self) -> Http11Connection | None:
         now = self._clock()
         while True:
             with self._lock:
                 if not self._idle:
                     return None
                 conn, since = self._idle.pop()
-            if now - since < IDLE_SECONDS and not _stale(conn.sock):
+            if now - since < IDLE_SECONDS and not _stale(conn):
                 return conn
             conn.close()
 
-    def _keep(self, conn: http.client.HTTPConnection) -> None:
+    def _keep(self, conn: Http11Connection) -> None:
         with self._lock:
             if not self._closed and len(self._idle) < MAX_IDLE:
                 self._idle.append((conn, self._clock()))
                 return
         conn.close()
 
-    def _open(self, timeout: float) -> http.client.HTTPConnection:
+    def _open(self, timeout: float) -> Http11Connection:
         endpoint = self.endpoint
         port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
-        conn: http.client.HTTPConnection
-        if endpoint.scheme == "http":
-            conn = http.client.HTTPConnection(endpoint.host, port, timeout=timeout)
-        elif self.proxy is None:
-            conn = http.client.HTTPSConnection(
-                endpoint.host, port, timeout=timeout, context=self._context
-            )
-        else:
-            conn = http.client.HTTPSConnection(
-                self.proxy.host, self.proxy.port, timeout=timeout, context=self._context
-            )
-            tunnel_headers = {}
-            if self.proxy.authorization:
-                tunnel_headers["Proxy-Authorization"] = self.proxy.authorization
-            conn.set_tunnel(endpoint.host, port, headers=tunnel_headers)
         where = endpoint.host_header
+        proxy = self.proxy
+        through = " through the proxy" if proxy is not None else ""
+        address = (endpoint.host, port) if proxy is None else (proxy.host, proxy.port)
         try:
-            conn.connect()
+            sock = socket.create_connection(address, timeout=timeout)
         except TimeoutError:
-            conn.close()
+            raise ConnectError(f"connecting to {where} timed out", timed_out=True) from None
+        except OSError:
+            raise ConnectError(f"could not connect to {where}{through}") from None
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if proxy is not None:
+                tunnel(sock, endpoint.host, port, proxy.authorization)
+            if endpoint.scheme == "https":
+                assert self._context is not None
+                sock = self._context.wrap_socket(sock, server_hostname=endpoint.host)
+        except ProtocolError as exc:
+            sock.close()
+            # The proxy's status code, never its reason phrase or headers.
+            raise ConnectError(f"the proxy refused to reach {where}: {exc}") from None
+        except TimeoutError:
+            sock.close()
             raise ConnectError(f"connecting to {where} timed out", timed_out=True) from None
         except ssl.SSLCertVerificationError:
-            conn.close()
+            sock.close()
             variables = ", ".join(CA_BUNDLE_VARIABLES)
             raise ConnectError(
                 f"the TLS certificate of {where} is not trusted (CA bundle: {variables})"
             ) from None
         except ssl.SSLError:
-            conn.close()
+            sock.close()
             raise ConnectError(f"the TLS handshake with {where} failed") from None
-        except OSError as exc:
-            conn.close()
-            through = " through the proxy" if self.proxy is not None else ""
-            if self.proxy is not None and str(exc).startswith("Tunnel connection failed"):
-                # http.client's message is the proxy's status line, which names no secret.
-                raise ConnectError(f"the proxy refused to reach {where}: {exc}") from None
+        except OSError:
+            sock.close()
             raise ConnectError(f"could not connect to {where}{through}") from None
         self.opened += 1
-        return conn
+        return Http11Connection(sock)

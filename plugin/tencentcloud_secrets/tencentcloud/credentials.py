@@ -9,10 +9,10 @@ line or an exception message.
 from __future__ import annotations
 
 import dataclasses
-import http.client
 import json
 import logging
 import os
+import socket
 import threading
 import time
 import urllib.parse
@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from .errors import CredentialsError
+from .http11 import Http11Connection, ProtocolError, request_head
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +117,7 @@ class InstanceRoleProvider:
                 return cached
             try:
                 self._cached = self._fetch()
-            except (OSError, http.client.HTTPException, MetadataStatusError) as exc:
+            except (OSError, ProtocolError, MetadataStatusError) as exc:
                 log.debug("instance metadata unavailable: %s", type(exc).__name__)
                 if cached is not None and not self._expired(cached):
                     return cached
@@ -161,19 +162,20 @@ class InstanceRoleProvider:
 
     def _get(self, url: str) -> bytes:
         """One GET from the metadata service: plain http on the instance's own network, so
-        never through a proxy. Raises ``OSError``, ``HTTPException`` or ``MetadataStatusError``."""
+        never through a proxy. Raises ``OSError``, ``ProtocolError`` or
+        ``MetadataStatusError``."""
         parts = urllib.parse.urlsplit(url)
+        host, port = parts.hostname or "", parts.port or 80
         connect, read = self._timeout
-        conn = http.client.HTTPConnection(parts.hostname or "", parts.port or 80, timeout=connect)
+        sock = socket.create_connection((host, port), timeout=connect)
+        conn = Http11Connection(sock)
         try:
-            conn.connect()
-            if conn.sock is not None:
-                conn.sock.settimeout(read)
-            conn.request("GET", parts.path or "/")
-            response = conn.getresponse()
-            body = response.read(MAX_METADATA_BYTES)
-            if response.status != 200:
-                raise MetadataStatusError(response.status)
+            sock.settimeout(read)
+            authority = host if port == 80 else f"{host}:{port}"
+            head = request_head("GET", parts.path or "/", {"Host": authority})
+            status, body, _ = conn.exchange(head, b"", limit=MAX_METADATA_BYTES)
+            if status != 200:
+                raise MetadataStatusError(status)
             return body
         finally:
             conn.close()

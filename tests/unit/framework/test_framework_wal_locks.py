@@ -161,3 +161,16 @@ def test_locks_serialise_read_modify_write(storage: logical.InmemStorage) -> Non
 def test_lock_count_must_be_positive() -> None:
     with pytest.raises(ValueError, match="at least one"):
         fw.KeyLocks(count=0)
+
+
+def test_random_uuids_are_version_4_text() -> None:
+    import uuid
+
+    from tencentcloud_secrets.framework.uuids import random_uuid
+
+    made = {random_uuid() for _ in range(1000)}
+    assert len(made) == 1000
+    for text in made:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text
+        assert (parsed.version, parsed.variant) == (4, uuid.RFC_4122)

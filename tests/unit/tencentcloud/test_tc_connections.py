@@ -172,6 +172,7 @@ class RawServer:
         self.script = script
         self.requests = 0
         self.connections = 0
+        self.closed = threading.Semaphore(0)  # released each time the server closes one
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
 
@@ -202,6 +203,8 @@ class RawServer:
                 self.requests += 1
                 conn.sendall(answer)
                 if close:
+                    conn.close()
+                    self.closed.release()
                     return
 
     def pool(self, clock: Callable[[], float] | None = None) -> ConnectionPool:
@@ -222,7 +225,9 @@ def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None:
     server = RawServer(lambda n: (OK, True))  # answers, then closes: keep-alive not honoured
     try:
         pool = server.pool()
-        assert [_post(pool) for _ in range(3)] == [b"{}"] * 3
+        for _ in range(3):
+            assert _post(pool) == b"{}"
+            assert server.closed.acquire(timeout=5)  # closed while the client holds it idle
         assert pool.opened == 3
         assert server.requests == 3
     finally:
