@@ -33,16 +33,23 @@ import urllib.parse
 from collections.abc import Callable, Mapping
 
 from .endpoints import Endpoint
-from .http11 import Http11Connection, ProtocolError, request_head, tunnel
+from .http11 import (
+    AnswerCutError,
+    AnswerTooLongError,
+    Http11Connection,
+    ProtocolError,
+    request_head,
+    tunnel,
+)
 
-# An API answer is a few kilobytes; a page of a list a few hundred. Anything longer than this is
-# not an answer from the API, and is not read into memory.
+# An API answer is a few kilobytes, a page of a list a few hundred. Anything longer than this
+# is not an answer from the API, and is not read into memory.
 MAX_ANSWER_BYTES = 4 * 1024 * 1024
 # A connection idle this long is closed rather than reused: servers and proxies close idle
 # keep-alive connections after about a minute, and reusing one they have closed costs a call.
 IDLE_SECONDS = 45.0
-# Idle connections kept per endpoint; more than the mount's workers only when several mounts
-# share one pool (they do not: each mount has its own client).
+# Idle connections kept per endpoint: as many as a mount has workers (each mount has its own
+# client, so its own pools).
 MAX_IDLE = 128
 # Environment variables naming a CA bundle (file or directory), in the order they are honoured:
 # the two the plugin's earlier HTTP library read, then OpenSSL's own (which Go plugins read).
@@ -234,12 +241,14 @@ class ConnectionPool:
         except TimeoutError:
             conn.close()
             raise ExchangeError(f"no answer from {where} in time") from None
+        except AnswerTooLongError:
+            conn.close()
+            raise ExchangeError(f"the answer from {where} is too long") from None
+        except AnswerCutError:
+            conn.close()
+            raise ExchangeError(f"connection lost to {where} mid-answer") from None
         except ProtocolError as exc:
             conn.close()
-            if "too long" in str(exc):
-                raise ExchangeError(f"the answer from {where} is too long") from None
-            if "closed before" in str(exc):
-                raise ExchangeError(f"connection lost to {where} mid-answer") from None
             raise ExchangeError(f"the answer from {where} is not HTTP/1.1 ({exc})") from None
         except OSError:
             conn.close()

@@ -25,6 +25,14 @@ class ProtocolError(Exception):
     """The peer broke HTTP/1.1, went away mid-answer, or sent more than the bounds allow."""
 
 
+class AnswerTooLongError(ProtocolError):
+    """The answer's body is longer than the caller's limit."""
+
+
+class AnswerCutError(ProtocolError):
+    """The connection closed before the answer was complete."""
+
+
 class Http11Connection:
     """A socket (plain or TLS) and the bytes read past the last answer; one request at a time."""
 
@@ -73,7 +81,7 @@ class Http11Connection:
             self._pos = 0
         chunk = self.sock.recv(65536)
         if not chunk:
-            raise ProtocolError("the connection closed before the answer was complete")
+            raise AnswerCutError("the connection closed before the answer was complete")
         self._buffer += chunk
 
     def _read_line(self) -> bytes:
@@ -124,7 +132,7 @@ class Http11Connection:
             except ValueError:
                 raise ProtocolError("a chunk size of the answer is malformed") from None
             if size < 0 or len(data) + size > limit:
-                raise ProtocolError("the answer is too long")
+                raise AnswerTooLongError("the answer is too long")
             if size == 0:
                 for _ in range(MAX_HEADERS + 1):  # trailers, ignored
                     if not self._read_line():
@@ -143,7 +151,7 @@ class Http11Connection:
             if not chunk:
                 return bytes(data)
             data += chunk
-        raise ProtocolError("the answer is too long")
+        raise AnswerTooLongError("the answer is too long")
 
 
 def _length(value: str, limit: int) -> int:
@@ -151,7 +159,7 @@ def _length(value: str, limit: int) -> int:
         raise ProtocolError("the answer's Content-Length is malformed")
     length = int(value)
     if length > limit:
-        raise ProtocolError("the answer is too long")
+        raise AnswerTooLongError("the answer is too long")
     return length
 
 
