@@ -274,9 +274,9 @@ class CloudStubProcess:
         return f"http://127.0.0.1:{self.ports.admin_port}/{route}"
 
     def plugin_env(self, *, python: bool) -> tuple[str, ...]:
-        """What sends a plugin's calls to the stand-in: the proxy and the CA to trust. Python's
-        ``requests`` reads its bundle from REQUESTS_CA_BUNDLE; Go and OpenSSL from
-        SSL_CERT_FILE."""
+        """What sends a plugin's calls to the stand-in: the proxy and the CA to trust. Go reads
+        the bundle from SSL_CERT_FILE; our plugin from the first of REQUESTS_CA_BUNDLE,
+        CURL_CA_BUNDLE and SSL_CERT_FILE that is set, and the host may set the first itself."""
         env = (
             f"HTTPS_PROXY=http://127.0.0.1:{self.ports.proxy_port}",
             f"SSL_CERT_FILE={self.ca_file}",

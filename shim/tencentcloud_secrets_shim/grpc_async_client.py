@@ -76,6 +76,7 @@ from .http2 import (
     PING,
     PROTOCOL_ERROR,
     PUSH_PROMISE,
+    READ_SIZE,
     REFUSED_STREAM,
     RST_STREAM,
     SETTINGS,
@@ -92,7 +93,6 @@ _Trailers = list[hpack_codec.Header]
 # How early a deadline may be taken as passed: the loop runs a timer when it is due within
 # its clock's resolution, so the time read in it may fall just short of the deadline.
 _DEADLINE_SLACK = 1e-3
-_READ_SIZE = 1 << 16
 
 
 class _NotSent(Exception):  # noqa: N818 (not an error: the call goes to another connection)
@@ -228,7 +228,7 @@ class _Connection(asyncio.BufferedProtocol):
         self._headers = client._headers
         self._transport: asyncio.Transport | None = None
         self._reader = FrameReader()
-        self._received = memoryview(bytearray(_READ_SIZE))
+        self._received = memoryview(bytearray(READ_SIZE))
         self._blocks = HeaderBlocks(MAX_HEADER_BLOCK)
         self._decoder = hpack_codec.HeaderDecoder(max_list_size=MAX_HEADER_LIST_SIZE)
         self._peer = PeerSettings()

@@ -65,6 +65,7 @@ from .http2 import (
     PING,
     PROTOCOL_ERROR,
     PUSH_PROMISE,
+    READ_SIZE,
     REFUSED_STREAM,
     RST_STREAM,
     SETTINGS,
@@ -77,8 +78,6 @@ from .http2 import (
 __all__ = ["BrokenConnectionError", "UnaryClient"]
 
 M = TypeVar("M", bound=Message)
-
-_READ_SIZE = 1 << 16
 
 
 class UnaryClient:
@@ -251,7 +250,7 @@ class UnaryClient:
             if left <= 0:
                 raise TimeoutError("no answer from Vault in time")
             sock.settimeout(left)
-            data = sock.recv(_READ_SIZE)
+            data = sock.recv(READ_SIZE)
             if not data:
                 raise BrokenConnectionError("Vault closed the connection")
             reader.feed(data)

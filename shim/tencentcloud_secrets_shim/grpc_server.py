@@ -77,6 +77,7 @@ from .http2 import (
     PRIORITY,
     PROTOCOL_ERROR,
     PUSH_PROMISE,
+    READ_SIZE,
     REFUSED_STREAM,
     RST_STREAM,
     SETTING,
@@ -107,7 +108,6 @@ log = logging.getLogger(__name__)
 # instead of the plugin holding a task and a queued job for each (they run 32 at a time
 # per mount anyway).
 MAX_STREAMS = 1000
-READ_SIZE = 1 << 16  # bytes read from a connection at a time
 MAX_GRPC_MESSAGE_CHARS = 4096  # of an error message in a trailer, after percent-encoding
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import struct
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+READ_SIZE = 1 << 16  # bytes read from a connection at a time, by the server and both clients
 
 # Frame types (RFC 9113, 6)
 DATA, HEADERS, PRIORITY, RST_STREAM, SETTINGS, PUSH_PROMISE, PING, GOAWAY = range(8)

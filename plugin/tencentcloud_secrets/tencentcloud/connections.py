@@ -59,10 +59,6 @@ CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE")
 class ConnectError(Exception):
     """No connection: the request was certainly not sent."""
 
-    def __init__(self, message: str, *, timed_out: bool = False) -> None:
-        super().__init__(message)
-        self.timed_out = timed_out
-
 
 class ExchangeError(Exception):
     """The connection failed after the request may have been sent, or the answer was unusable."""
@@ -287,7 +283,7 @@ class ConnectionPool:
         try:
             sock = socket.create_connection(address, timeout=timeout)
         except TimeoutError:
-            raise ConnectError(f"connecting to {where} timed out", timed_out=True) from None
+            raise ConnectError(f"connecting to {where} timed out") from None
         except OSError:
             raise ConnectError(f"could not connect to {where}{through}") from None
         try:
@@ -303,7 +299,7 @@ class ConnectionPool:
             raise ConnectError(f"the proxy refused to reach {where}: {exc}") from None
         except TimeoutError:
             sock.close()
-            raise ConnectError(f"connecting to {where} timed out", timed_out=True) from None
+            raise ConnectError(f"connecting to {where} timed out") from None
         except ssl.SSLCertVerificationError:
             sock.close()
             variables = ", ".join(CA_BUNDLE_VARIABLES)
