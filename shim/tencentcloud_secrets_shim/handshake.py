@@ -7,10 +7,11 @@ line of stdout as the handshake, and anything before it breaks the launch.
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import os
+import secrets
 import sys
-import tempfile
 from collections.abc import Mapping
 
 MAGIC_COOKIE_KEY = "VAULT_BACKEND_PLUGIN"
@@ -58,7 +59,9 @@ def read_environment(env: Mapping[str, str] | None = None) -> LaunchEnvironment:
     return LaunchEnvironment(
         client_cert_pem=cert.encode() if cert else None,
         metadata_mode=env.get("VAULT_PLUGIN_METADATA_MODE", "").lower() == "true",
-        socket_dir=env.get("PLUGIN_UNIX_SOCKET_DIR") or tempfile.gettempdir(),
+        # Where go-plugin puts a plugin's socket: the directory Vault names, else Go's
+        # os.TempDir() ($TMPDIR, else /tmp). make_socket_dir makes a private one inside.
+        socket_dir=env.get("PLUGIN_UNIX_SOCKET_DIR") or env.get("TMPDIR") or "/tmp",  # noqa: S108
         vault_version=env.get("VAULT_VERSION", ""),
     )
 
@@ -67,6 +70,35 @@ def handshake_line(socket_path: str, server_cert_der: bytes | None) -> str:
     """``core|app|network|address|protocol|cert``: the cert is unpadded standard base64."""
     cert = base64.b64encode(server_cert_der).decode().rstrip("=") if server_cert_der else ""
     return f"{CORE_PROTOCOL_VERSION}|{APP_PROTOCOL_VERSION}|unix|{socket_path}|grpc|{cert}"
+
+
+def make_socket_dir(parent: str) -> str:
+    """A new directory of our own (mode 0700) under ``parent`` for the plugin's socket.
+
+    Written here rather than with ``tempfile``, which with ``shutil`` and the compression
+    modules they load would cost the long-lived process over half a megabyte.
+    """
+    for _ in range(100):
+        path = os.path.join(parent, f"plugin{secrets.token_hex(6)}")
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            continue
+        return path
+    raise FileExistsError(f"no free directory name for the plugin's socket in {parent}")
+
+
+def remove_socket_dir(path: str) -> None:
+    """Remove the socket directory and what is in it (the socket); best effort at exit."""
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return
+    for name in names:
+        with contextlib.suppress(OSError):
+            os.unlink(os.path.join(path, name))
+    with contextlib.suppress(OSError):
+        os.rmdir(path)
 
 
 def write_handshake(line: str) -> None:

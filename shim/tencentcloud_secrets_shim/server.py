@@ -13,10 +13,8 @@ import contextlib
 import gc
 import logging
 import os
-import shutil
 import signal
 import sys
-import tempfile
 from typing import NoReturn
 
 from . import hclog
@@ -26,7 +24,13 @@ from ._proto.vault.logical import version_pb2
 from .backend import BackendFactory, BackendService, MultiplexingService, VersionService
 from .goplugin import Broker, Controller, Health, Stdio
 from .grpc_server import GrpcServer, service
-from .handshake import LaunchEnvironment, handshake_line, write_handshake
+from .handshake import (
+    LaunchEnvironment,
+    handshake_line,
+    make_socket_dir,
+    remove_socket_dir,
+    write_handshake,
+)
 from .identity import PendingIdentity
 from .tls import PluginIdentity
 
@@ -130,7 +134,7 @@ async def _serve(
             service(health_pb2.DESCRIPTOR.services_by_name["Health"], Health()),
         ]
     )
-    socket_dir = tempfile.mkdtemp(prefix="plugin", dir=env.socket_dir)
+    socket_dir = make_socket_dir(env.socket_dir)
     socket_path = os.path.join(socket_dir, "plugin.sock")
     try:
         await server.start(path=socket_path, ssl=server_ssl)
@@ -148,5 +152,5 @@ async def _serve(
             await asyncio.wait_for(server.wait_closed(), 1.0)
     finally:
         executor.shutdown(wait=False, cancel_futures=True)
-        shutil.rmtree(socket_dir, ignore_errors=True)
+        remove_socket_dir(socket_dir)
     return 0

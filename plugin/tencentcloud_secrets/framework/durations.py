@@ -9,7 +9,6 @@ next to a secret in a request, and the caller decides what the user may see.
 from __future__ import annotations
 
 import re
-from fractions import Fraction
 from typing import Any
 
 _NANOS_PER_UNIT: dict[str, int] = {
@@ -36,8 +35,12 @@ class DurationError(ValueError):
     """The value is not a duration Vault would accept."""
 
 
-def parse_go_duration(text: str) -> Fraction:
-    """Parse a Go ``time.ParseDuration`` string into seconds (exact)."""
+def parse_go_duration(text: str) -> int:
+    """Whole seconds, truncated toward zero, of a Go ``time.ParseDuration`` string.
+
+    The sum is kept exact, as a count of nanoseconds over a power of ten, so that
+    ``"0.1s0.9s"`` is one second and not a hair under it.
+    """
     if not text:
         raise DurationError("empty duration")
     sign = 1
@@ -46,10 +49,10 @@ def parse_go_duration(text: str) -> Fraction:
         sign = -1 if rest[0] == "-" else 1
         rest = rest[1:]
     if rest == "0":
-        return Fraction(0)
+        return 0
     if not rest:
         raise DurationError("missing number")
-    total_nanos = Fraction(0)
+    nanos, scale = 0, 1  # the total is nanos / scale nanoseconds
     pos = 0
     while pos < len(rest):
         match = _COMPONENT.match(rest, pos)
@@ -61,14 +64,16 @@ def parse_go_duration(text: str) -> Fraction:
         factor = _NANOS_PER_UNIT.get(unit)
         if factor is None:
             raise DurationError("unknown unit in duration")
-        number = Fraction(int(whole or "0"))
-        if frac:
-            number += Fraction(int(frac), 10 ** len(frac))
-        total_nanos += number * factor
+        frac_scale = 10 ** len(frac or "")
+        if frac_scale > scale:
+            nanos *= frac_scale // scale
+            scale = frac_scale
+        number = int(whole or "0") * frac_scale + int(frac or "0")
+        nanos += number * factor * (scale // frac_scale)
         pos = match.end()
-    if total_nanos > _MAX_NANOS:
+    if nanos > _MAX_NANOS * scale:
         raise DurationError("duration is too large")
-    return sign * total_nanos / _NANOS_PER_SECOND
+    return sign * (nanos // (scale * _NANOS_PER_SECOND))
 
 
 def _check_range(seconds: int) -> int:
@@ -102,9 +107,8 @@ def parse_duration_seconds(value: Any) -> int:
         if not _DECIMAL_INT.fullmatch(days):
             raise DurationError("days must be a whole number")
         return _check_range(int(days) * 86400)
-    seconds = parse_go_duration(value)
-    # int() of a Fraction truncates toward zero, like Go's int(d.Seconds()).
-    return int(seconds)
+    # Truncated toward zero, like Go's int(d.Seconds()).
+    return parse_go_duration(value)
 
 
 def format_duration(seconds: float) -> str:

@@ -18,7 +18,6 @@ import json
 import math
 import re
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
 from tencentcloud_secrets.framework.durations import (
@@ -105,13 +104,26 @@ _ZERO: dict[FieldType, Callable[[], Any]] = {
 
 
 def _float_text(value: float) -> str:
-    # Go formats floats shortest-exact without an exponent: 3.0 -> "3", 1e21 -> "1000...".
+    """A float as Go's ``strconv.FormatFloat(f, 'f', -1, 64)`` writes it: the shortest digits
+    that read back as the same float, never an exponent (3.0 -> "3", 1e21 -> "1000...")."""
     if not math.isfinite(value):
         raise FieldValueError("expected a finite number")
-    number = Decimal(repr(value))
-    if number == number.to_integral_value():
-        return str(int(number))
-    return format(number.normalize(), "f")
+    if value == 0:
+        return "0"
+    text = repr(value)  # the shortest round-tripping digits, perhaps with an exponent
+    sign = "-" if text.startswith("-") else ""
+    mantissa, _, exponent = text.lstrip("-").partition("e")
+    whole, _, fraction = mantissa.partition(".")
+    digits = whole + fraction
+    point = len(whole) + int(exponent or "0")
+    significant = digits.lstrip("0")
+    point -= len(digits) - len(significant)
+    significant = significant.rstrip("0")
+    if point <= 0:
+        return f"{sign}0.{'0' * -point}{significant}"
+    if point >= len(significant):
+        return f"{sign}{significant}{'0' * (point - len(significant))}"
+    return f"{sign}{significant[:point]}.{significant[point:]}"
 
 
 def parse_string(raw: Any) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import pytest
@@ -76,6 +78,40 @@ def test_duration_integer_and_text_agree(n: int) -> None:
 )
 def test_duration_go_components_sum(h: int, m: int, s: int) -> None:
     assert T.DURATION_SECOND.parse(f"{h}h{m}m{s}s") == h * 3600 + m * 60 + s
+
+
+_UNIT_NANOS = {"ns": 1, "us": 10**3, "ms": 10**6, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=10**5),  # 5 x 10**5 h stay inside int64 ns
+            st.text("0123456789", max_size=12),
+            st.sampled_from(sorted(_UNIT_NANOS)),
+        ),
+        min_size=1,
+        max_size=5,
+    ),
+    st.sampled_from(["", "-"]),
+)
+def test_duration_components_sum_exactly(parts: list[tuple[int, str, str]], sign: str) -> None:
+    """Fractions of each component add up exactly before the total is truncated to whole
+    seconds toward zero ("0.5s0.5s" is 1, not a hair under): checked against rational
+    arithmetic."""
+    text = sign + "".join(f"{whole}.{frac}{unit}" for whole, frac, unit in parts)
+    exact = sum(
+        (Fraction(f"{whole}.{frac or '0'}") * _UNIT_NANOS[unit] for whole, frac, unit in parts),
+        Fraction(0),
+    )
+    assert T.SIGNED_DURATION_SECOND.parse(text) == int((-1 if sign else 1) * exact / 10**9)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("0.5s0.5s", 1), ("0.1s0.9s", 1), ("0.3333333333s0.6666666667s", 1)]
+)
+def test_duration_fractions_are_not_rounded_per_component(text: str, seconds: int) -> None:
+    assert T.DURATION_SECOND.parse(text) == seconds
 
 
 @given(st.integers(min_value=0, max_value=10**7))
@@ -171,6 +207,37 @@ def test_string_weak_forms() -> None:
     assert T.LOWERCASE_STRING.parse("MiXeD") == "mixed"
     with pytest.raises(fw.FieldValueError):
         T.STRING.parse(["a"])
+
+
+def _go_float_text(value: float) -> str:
+    """What Go's strconv.FormatFloat(f, 'f', -1, 64) writes, by decimal arithmetic."""
+    number = Decimal(repr(value))
+    if number == number.to_integral_value():
+        return str(int(number))
+    return format(number.normalize(), "f")
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_float_as_string_is_shortest_digits_without_exponent(value: float) -> None:
+    text = T.STRING.parse(value)
+    assert text == _go_float_text(value)
+    assert "e" not in text
+    assert float(text) == value
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (1e21, "1" + "0" * 21),
+        (1.5e-07, "0.00000015"),
+        (-2.5, "-2.5"),
+        (-0.0, "0"),
+        (123.0, "123"),
+        (1.2345678901234567e30, "1234567890123456700000000000000"),
+    ],
+)
+def test_float_as_string_known_forms(value: float, text: str) -> None:
+    assert T.STRING.parse(value) == text
 
 
 @pytest.mark.parametrize("name", ["a", "role-1", "my.role_2", "A9"])

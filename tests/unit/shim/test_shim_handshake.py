@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import base64
+import os
+import socket
+import stat
+from pathlib import Path
 
 import pytest
 
@@ -39,6 +43,28 @@ def test_environment_is_read() -> None:
     assert env.metadata_mode
     assert env.socket_dir == "/run/x"
     assert env.vault_version == "1.21.2"
+
+
+def test_socket_dir_falls_back_like_go() -> None:
+    """Without PLUGIN_UNIX_SOCKET_DIR the socket goes where Go's os.TempDir() points."""
+    base = {**COOKIE, "PLUGIN_PROTOCOL_VERSIONS": "5"}
+    assert handshake.read_environment({**base, "TMPDIR": "/var/x"}).socket_dir == "/var/x"
+    assert handshake.read_environment(base).socket_dir == "/tmp"
+
+
+def test_socket_dir_is_private_fresh_and_removed(tmp_path: Path) -> None:
+    first = handshake.make_socket_dir(str(tmp_path))
+    second = handshake.make_socket_dir(str(tmp_path))
+    assert first != second
+    assert os.path.dirname(first) == str(tmp_path)
+    assert os.path.basename(first).startswith("plugin")
+    assert stat.S_IMODE(os.stat(first).st_mode) == 0o700
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(os.path.join(first, "plugin.sock"))
+    listener.close()
+    handshake.remove_socket_dir(first)
+    handshake.remove_socket_dir(first)  # gone already: nothing to do, no error
+    assert sorted(os.listdir(tmp_path)) == [os.path.basename(second)]
 
 
 def test_handshake_line_has_unpadded_base64_certificate() -> None:
