@@ -85,6 +85,7 @@ from .http2 import (
     ConnectionProtocolError,
     frame,
 )
+from .socket_transport import connect_unix
 
 __all__ = ["AsyncUnaryClient", "BrokenConnectionError"]
 
@@ -185,12 +186,13 @@ class AsyncUnaryClient:
             # Bounded by the first caller's deadline: a peer that never answers must not keep
             # the next callers waiting on this attempt for ever.
             async with asyncio.timeout_at(deadline):
-                transport, connection = await loop.create_unix_connection(
+                transport, connection = await connect_unix(
                     lambda: _Connection(self, loop),
                     self._path,
-                    ssl=self._context,
+                    ssl_context=self._context,
                     server_hostname="localhost" if self._context is not None else None,
                 )
+                assert isinstance(connection, _Connection)
                 try:
                     await connection.ready
                 except BaseException:

@@ -101,6 +101,7 @@ from .rpc import (
     decode_timeout,
     encode_message,
 )
+from .socket_transport import UnixServer
 
 log = logging.getLogger(__name__)
 
@@ -197,15 +198,15 @@ class GrpcServer:
         self._methods: dict[bytes, Method] = {}
         for methods in services:
             self._methods.update(methods)
-        self._server: asyncio.AbstractServer | None = None
+        self._server: UnixServer | None = None
         self.connections: set[ServerConnection] = set()
 
     def method(self, path: bytes) -> Method | None:
         return self._methods.get(path)
 
     async def start(self, *, path: str, ssl: ssl.SSLContext | None) -> None:
-        loop = asyncio.get_running_loop()
-        self._server = await loop.create_unix_server(lambda: ServerConnection(self), path, ssl=ssl)
+        self._server = UnixServer(lambda: ServerConnection(self), ssl)
+        await self._server.start(path)
 
     def close(self) -> None:
         """Stop accepting; tell every peer we are going away and close its connection."""

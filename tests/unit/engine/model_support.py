@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import threading
 from typing import Any, NamedTuple
 
 from hypothesis import strategies as st
@@ -100,7 +99,7 @@ class Crash(BaseException):
     """The process dies here: no handler, no cleanup of the engine's runs."""
 
 
-class Trip(threading.Event):
+class Trip(logical.Cancellation):
     """``Request.cancelled`` as the engine sees it. The engine asks ``is_set()`` before every
     cloud call attempt and before the creds path lets go of its WAL entry; from the
     ``at``-th question on, the answer is yes (Vault cancelled the request), or, for a crash,

@@ -50,7 +50,7 @@ def _issue(engine: Mount, role: str = "app") -> logical.Response | None:
         return None
 
 
-class CancelAt(threading.Event):
+class CancelAt(logical.Cancellation):
     """Vault cancels the call just before the request's ``n``-th cloud call or check."""
 
     def __init__(self, n: int) -> None:
