@@ -56,6 +56,11 @@ class _MetadataModeStorage:
 MOUNT_WORKERS = 128
 # Reads an inline request may have fetched on the loop before it goes to a worker instead.
 MAX_INLINE_READS = 4
+# Requests (operation and path) whose reads a mount remembers, to fetch them up front the
+# next time; the oldest is forgotten first.
+MAX_REMEMBERED_READS = 1024
+
+ReadsKey = tuple[str, str]
 
 
 @dataclasses.dataclass
@@ -64,6 +69,8 @@ class Mount:
     storage: logical.Storage
     connections: MountConnections | None
     executor: concurrent.futures.ThreadPoolExecutor
+    # What the last inline run of each (operation, path) read from Vault and used.
+    reads: dict[ReadsKey, tuple[remote.PendingRead, ...]] = dataclasses.field(default_factory=dict)
 
 
 def multiplex_id(stream: ServerStream[Any]) -> str:
@@ -215,19 +222,38 @@ class BackendService:
         """Answer on this thread, from the engine's memory or with what it reads from Vault:
         each time it needs a read, the read is fetched without blocking the loop and the
         request runs again with the answer. None when it must run on a worker instead (it
-        writes, it needs more reads than ``MAX_INLINE_READS``, or a fetch failed)."""
+        writes, it needs more reads than ``MAX_INLINE_READS``, or a fetch failed).
+
+        What the same operation on the same path read last time is fetched before the first
+        run: a read that misses the engine's cache each time (one storage get per request, as
+        a Go plugin's) then runs once instead of twice. A remembered read the request no
+        longer uses (the engine has cached it since) is forgotten after one extra fetch."""
+        connections = mount.connections
         fetched: dict[tuple[str, bytes], remote.FetchedRead] = {}
+        key = (request.operation, request.path)
+        if connections is not None:
+            for remembered in mount.reads.get(key, ()):
+                answer = await connections.fetch(remembered)
+                if answer is None:
+                    break
+                fetched[remembered.key] = answer
         for _ in range(MAX_INLINE_READS + 1):
             token = remote.FETCHED.set(fetched)
             try:
-                return _answer(prepared, request)
+                reply = _answer(prepared, request)
             except logical.WouldBlock as exc:
                 pending = exc.pending
+            else:
+                if connections is not None:
+                    _remember_reads(mount.reads, key, fetched)
+                return reply
             finally:
                 remote.FETCHED.reset(token)
-            if not isinstance(pending, remote.PendingRead) or mount.connections is None:
+            if not isinstance(pending, remote.PendingRead) or connections is None:
                 return None
-            answer = await mount.connections.fetch(pending)
+            if len(fetched) >= MAX_INLINE_READS:
+                return None
+            answer = await connections.fetch(pending)
             if answer is None:
                 return None
             fetched[pending.key] = answer
@@ -280,6 +306,21 @@ class BackendService:
         """The process is ending (Vault went away, or asked it to stop)."""
         for mid in list(self.mounts):
             await self._release(self.mounts.pop(mid), vault_gone=True)
+
+
+def _remember_reads(
+    reads: dict[ReadsKey, tuple[remote.PendingRead, ...]],
+    key: ReadsKey,
+    fetched: dict[tuple[str, bytes], remote.FetchedRead],
+) -> None:
+    """Keep what a request read and used, for the next one like it (none: forget it)."""
+    used = tuple(a.pending for a in fetched.values() if a.used and a.pending is not None)
+    if used:
+        if key not in reads and len(reads) >= MAX_REMEMBERED_READS:
+            del reads[next(iter(reads))]
+        reads[key] = used
+    else:
+        reads.pop(key, None)
 
 
 def _answer(prepared: logical.Prepared, request: logical.Request) -> pb.HandleRequestReply:

@@ -63,12 +63,15 @@ class PendingRead:
         return self.method, self.request.SerializeToString(deterministic=True)
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass
 class FetchedRead:
-    """A read's answer, and how many changes the mount had started when it was fetched."""
+    """A read's answer, how many changes the mount had started when it was fetched, and
+    whether the request has used it (what it read is fetched up front next time)."""
 
     reply: Message
     changes: int
+    pending: PendingRead | None = None
+    used: bool = False
 
 
 # The answers fetched so far for the inline request running in this task.
@@ -128,6 +131,7 @@ class MountConnections:
         fetched = FETCHED.get()
         found = None if fetched is None else fetched.get(pending.key)
         if found is not None and found.changes == self._changes_started:
+            found.used = True
             reply: Any = found.reply
             return reply  # type: ignore[no-any-return]
         raise logical.WouldBlock(pending)
@@ -158,7 +162,7 @@ class MountConnections:
                 if attempt == 2 or not unavailable or isinstance(exc, TimeoutError):
                     return None
                 continue
-            return FetchedRead(reply, changes)
+            return FetchedRead(reply, changes, pending)
         return None
 
     def change_started(self) -> None:

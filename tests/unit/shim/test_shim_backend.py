@@ -13,10 +13,16 @@ from typing import Any
 
 import pytest
 
-from tencentcloud_secrets_shim import logical, translate
+from tencentcloud_secrets_shim import backend, logical, translate
 from tencentcloud_secrets_shim._proto.vault import backend_pb2 as pb
 from tencentcloud_secrets_shim.backend import BackendService, Mount
-from tencentcloud_secrets_shim.remote import BrokerTarget, MountConnections, RemoteStorage
+from tencentcloud_secrets_shim.remote import (
+    BrokerTarget,
+    FetchedRead,
+    MountConnections,
+    PendingRead,
+    RemoteStorage,
+)
 from tests.support.storage_server import StorageServer
 
 SHIM = Path(__file__).resolve().parents[3] / "shim" / "tencentcloud_secrets_shim"
@@ -155,6 +161,67 @@ def test_an_inline_request_that_reads_from_vault_is_answered_on_the_loop(
     [reply] = stream.sent
     assert json.loads(reply.response.data) == {"value": "v", "keys": ["k"]}
     assert threads == [threading.get_ident()] * 3  # ran three times, all on the loop's thread
+
+
+def test_the_reads_of_a_request_are_fetched_up_front_the_next_time_while_it_uses_them(
+    pool: concurrent.futures.ThreadPoolExecutor, tmp_path: Path
+) -> None:
+    """The second identical request finds both its reads fetched before it runs, so it runs
+    once; when the engine stops reading (it has cached the value), the remembered reads are
+    forgotten after that request, and the next one fetches nothing first."""
+    server = StorageServer(str(tmp_path / "broker.sock"))
+    connections = MountConnections(BrokerTarget(server.path, None))
+    storage = RemoteStorage(connections)
+    runs: list[str] = []
+    cached: list[logical.Response] = []
+
+    def run() -> logical.Response | None:
+        runs.append("run")
+        if cached:
+            return cached[0]
+        entry = storage.get("k")
+        assert entry is not None
+        return logical.Response(data={"value": entry.value.decode(), "keys": storage.list("")})
+
+    engine = _Engine(run, inline=True)
+    service = BackendService(lambda: engine, broker=None, executor=pool)  # type: ignore[arg-type]
+    mount = service.mounts["mount-1"] = Mount(engine, storage, connections, pool)
+
+    async def handle() -> tuple[int, Any]:
+        runs.clear()
+        stream = _Stream(pb.HandleRequestArgs(request=_request()))
+        await service.HandleRequest(stream)  # type: ignore[arg-type]
+        [reply] = stream.sent
+        return len(runs), json.loads(reply.response.data)
+
+    async def requests() -> list[tuple[int, Any]]:
+        answers = [await handle(), await handle()]
+        remembered = [p.method for p in mount.reads[("read", "things/a")]]
+        assert remembered == ["/pb.Storage/Get", "/pb.Storage/List"]
+        cached.append(logical.Response(data={"value": "cached"}))
+        answers.append(await handle())
+        assert mount.reads == {}
+        answers.append(await handle())
+        return answers
+
+    try:
+        answers = asyncio.run(requests())
+    finally:
+        connections.close()
+        server.stop()
+    full = {"value": "v", "keys": ["k"]}
+    assert answers == [(3, full), (1, full), (1, {"value": "cached"}), (1, {"value": "cached"})]
+
+
+def test_remembered_reads_are_bounded() -> None:
+    reads: dict[Any, Any] = {}
+    pending = PendingRead("/pb.Storage/Get", pb.StorageGetArgs(key="k"), pb.StorageGetReply)
+    used = FetchedRead(pb.StorageGetReply(), 0, pending, used=True)
+    for n in range(backend.MAX_REMEMBERED_READS + 10):
+        backend._remember_reads(reads, ("read", f"p{n}"), {pending.key: used})
+    assert len(reads) == backend.MAX_REMEMBERED_READS
+    assert ("read", "p0") not in reads  # the oldest went first
+    assert reads[("read", f"p{backend.MAX_REMEMBERED_READS + 9}")] == (pending,)
 
 
 def test_a_request_not_declared_inline_runs_once_on_a_worker(
