@@ -131,6 +131,9 @@ class Limits:
 
 _CONTENT_TYPE_GRPC = hpack_codec.literal_with_static_name(31, b"application/grpc")
 RESPONSE_HEADERS = hpack_codec.indexed(8) + _CONTENT_TYPE_GRPC  # :status 200
+# How early a deadline may be taken as passed: the loop runs a timer when it is due within
+# its clock's resolution, so the time read in it may fall just short of the deadline.
+DEADLINE_SLACK = 1e-3
 _OK_TRAILERS = hpack_codec.literal(b"grpc-status", b"0")
 # Request headers that are the protocol's, not the caller's metadata.
 _NOT_METADATA = frozenset(
@@ -246,6 +249,10 @@ class ServerConnection(asyncio.BufferedProtocol):
         self.buffered = 0
         self._out: list[bytes] = []
         self._received = memoryview(bytearray(READ_SIZE))
+        # One timer for every stream's deadline, due at the earliest: a timer per call would
+        # cost a handle, a heap push and a cancel on every call, and calls end long before
+        # Vault's deadlines (90 s by default).
+        self._timer: asyncio.TimerHandle | None = None
 
     # --- asyncio ---------------------------------------------------------------------------
 
@@ -273,6 +280,9 @@ class ServerConnection(asyncio.BufferedProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._server.connections.discard(self)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         self._out.clear()
         for stream in list(self.streams.values()):
             stream.abandon()
@@ -435,6 +445,29 @@ class ServerConnection(asyncio.BufferedProtocol):
         if end:
             stream.data_received(b"", 0, True)
         stream.start()
+
+    def watch_deadline(self, deadline: float) -> None:
+        """A stream ends at ``deadline`` (a time.monotonic() instant) if still running."""
+        timer = self._timer
+        if timer is None or deadline < timer.when():
+            if timer is not None:
+                timer.cancel()
+            self._timer = self.loop.call_at(deadline, self._expire_streams)
+
+    def _expire_streams(self) -> None:
+        """End the streams out of time; wait for the next deadline of those left."""
+        self._timer = None
+        limit = time.monotonic() + DEADLINE_SLACK
+        left = []
+        for stream in list(self.streams.values()):
+            if stream.deadline is None:
+                continue
+            if stream.deadline <= limit:
+                stream.expire()
+            else:
+                left.append(stream.deadline)
+        if left and self._transport is not None:
+            self.watch_deadline(min(left))
 
     def _on_window_update(self, stream_id: int, payload: bytes) -> None:
         increment = self.peer.window_update(stream_id, payload)
@@ -607,13 +640,11 @@ class ServerStream(Generic[R]):
         self._abandoned = False
         self._expired = False
         self._task: asyncio.Task[None] | None = None
-        self._timer: asyncio.TimerHandle | None = None
 
     def start(self) -> None:
-        loop = self._connection.loop
-        self._task = loop.create_task(self._run())
+        self._task = self._connection.loop.create_task(self._run())
         if self.deadline is not None:
-            self._timer = loop.call_later(self.deadline - time.monotonic(), self._expire)
+            self._connection.watch_deadline(self.deadline)
 
     # --- from the connection ---------------------------------------------------------------
 
@@ -660,8 +691,6 @@ class ServerStream(Generic[R]):
         if self._finished:
             return
         self._finished = True
-        if self._timer is not None:
-            self._timer.cancel()
         if self._task is not None and not self._task.done():
             self._task.cancel()
         if self._headers_sent:
@@ -682,12 +711,11 @@ class ServerStream(Generic[R]):
         self._abandoned = True
         self._finished = True
         self._wake()
-        if self._timer is not None:
-            self._timer.cancel()
         if self._task is not None and not self._task.done():
             self._task.cancel()
 
-    def _expire(self) -> None:
+    def expire(self) -> None:
+        """Its deadline has passed: the handler is cancelled, the call ends DEADLINE_EXCEEDED."""
         self._expired = True
         if self._task is not None and not self._task.done():
             self._task.cancel()
@@ -752,8 +780,6 @@ class ServerStream(Generic[R]):
         if self._finished:
             return
         self._finished = True
-        if self._timer is not None:
-            self._timer.cancel()
         if not self._headers_sent:
             # Trailers-only: nothing was sent, so the status goes with the response headers.
             self._connection.end_stream(self.stream_id, status, message)

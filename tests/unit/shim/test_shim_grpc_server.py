@@ -342,6 +342,35 @@ def test_the_deadline_ends_the_call_with_deadline_exceeded() -> None:
     _raw_test(body)
 
 
+def test_each_stream_ends_at_its_own_deadline() -> None:
+    """Deadlines share one timer: a later call with an earlier deadline still ends first, the
+    one after it at its own, and a call without a deadline runs on."""
+
+    async def body(path: str, service: _Service) -> None:
+        client = await _RawClient.connect(path)
+        for stream_id, timeout in ((1, "400m"), (3, "100m"), (5, None)):
+            extra = {"grpc_timeout": timeout} if timeout else {}
+            client.send(1, 0x04, stream_id, client.request_block("Hang", **extra))
+            client.send(0, 0x01, stream_id, client.message(b""))
+        ended = []
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        for _ in range(2):
+            while True:
+                kind, flags, stream_id, payload = await asyncio.wait_for(client.frame(), 5)
+                if kind == 1:
+                    trailers = repr(dict(client.decoder.decode(payload))).encode()
+                    if flags & 0x01:
+                        break
+            assert b"'grpc-status': '4'" in trailers
+            ended.append((stream_id, loop.time() - start))
+        assert [stream_id for stream_id, _ in ended] == [3, 1]
+        assert ended[1][1] >= 0.39  # not before its own deadline
+        assert service.cancelled == ["hang", "hang"]  # the third still hangs
+
+    _raw_test(body)
+
+
 @pytest.mark.parametrize(
     ("frames", "code"),
     [
