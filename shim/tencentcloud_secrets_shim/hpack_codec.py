@@ -142,11 +142,20 @@ class HeaderDecoder:
         fields = 0
         pos = 0
         end = len(block)
+        entries = self._entries
         while pos < end:
             first = block[pos]
             if first & 0x80:  # indexed field
-                index, pos = _integer(block, pos, 0x7F)
-                field = self._field(index)
+                index = first & 0x7F
+                if 0 < index <= _STATIC_COUNT:  # the common case, inline: one byte, static
+                    pos += 1
+                    field = STATIC_TABLE[index - 1]
+                elif _STATIC_COUNT < index < 0x7F and index - _STATIC_COUNT <= len(entries):
+                    pos += 1
+                    field = entries[index - _STATIC_COUNT - 1]
+                else:
+                    index, pos = _integer(block, pos, 0x7F)
+                    field = self._field(index)
             elif first & 0x40:  # literal, added to the table
                 index, pos = _integer(block, pos, 0x3F)
                 name, pos = self._name(block, pos, index)
