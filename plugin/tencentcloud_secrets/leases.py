@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from tencentcloud_secrets import framework as fw
@@ -41,12 +42,21 @@ def _text(internal: dict[str, Any], key: str) -> str:
     return str(value)
 
 
+def _expires_alone(internal: Mapping[str, Any]) -> bool:
+    """Whether the lease is of STS credentials, which cannot be revoked early: revoking it
+    calls nothing and writes nothing (so the framework may answer it on the event loop)."""
+    kind = internal.get("credential_type") or internal.get("role_type")
+    return kind not in (CAM_USER, "cam")
+
+
 class Leases:
     def __init__(self, backend: TencentCloudBackend) -> None:
         self._backend = backend
 
     def secret(self) -> fw.Secret:
-        return fw.Secret(type=SECRET_TYPE, renew=self.renew, revoke=self.revoke)
+        return fw.Secret(
+            type=SECRET_TYPE, renew=self.renew, revoke=self.revoke, inline_revoke=_expires_alone
+        )
 
     def renew(self, request: logical.Request, data: fw.FieldData) -> logical.Response | None:
         assert request.secret is not None
@@ -66,9 +76,9 @@ class Leases:
     def revoke(self, request: logical.Request, data: fw.FieldData) -> logical.Response | None:
         assert request.secret is not None
         internal = request.secret.internal_data
-        kind = internal.get("credential_type") or internal.get("role_type")
-        if kind not in (CAM_USER, "cam"):
+        if _expires_alone(internal):
             return None  # STS credentials expire by themselves
+        kind = internal.get("credential_type") or internal.get("role_type")
         username = _text(internal, "username")
         client = self._backend.client(request.storage)
         deadline = self._backend.cloud_deadline(request)

@@ -129,7 +129,11 @@ class Backend:
         not exist, like every other failure, is raised when the result runs.
         """
         operation = request.operation
-        if operation in (logical.RENEW, logical.REVOKE):
+        if operation == logical.REVOKE:
+            return self._prepared(
+                request, self._handle_renew_revoke, inline=self._revokes_inline(request)
+            )
+        if operation == logical.RENEW:
             return self._prepared(request, self._handle_renew_revoke)
         if operation == logical.ROLLBACK:
             return self._prepared(request, self._handle_rollback)
@@ -288,6 +292,19 @@ class Backend:
                 "%s on %r failed (request id %s)", request.operation, request.path, request.id
             )
             raise InternalError(request.id) from None
+
+    def _revokes_inline(self, request: logical.Request) -> bool:
+        """Whether the lease's secret type says this revocation may run on the event loop."""
+        if request.secret is None:
+            return False
+        internal = request.secret.internal_data
+        secret_type = internal.get(SECRET_TYPE_KEY)
+        secret = self.secrets.get(secret_type) if isinstance(secret_type, str) else None
+        return (
+            secret is not None
+            and secret.inline_revoke is not None
+            and (secret.inline_revoke(internal))
+        )
 
     def _handle_renew_revoke(self, request: logical.Request) -> logical.Response | None:
         if request.secret is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from tencentcloud_secrets.framework.field_data import FieldData
@@ -30,6 +30,11 @@ class Secret:
     renew: Handler | None = None
     fields: Mapping[str, Field] = dataclasses.field(default_factory=dict)
     default_duration: float = 0.0
+    # Whether revoking a lease with this internal data needs nothing but memory and reads of
+    # Vault's storage (no cloud call, no write): those revocations are answered on the shim's
+    # event loop, without handing them to a worker thread and back. A lease whose revocation
+    # calls the cloud must never pass: it would hold the loop for the call's duration.
+    inline_revoke: Callable[[Mapping[str, Any]], bool] | None = None
 
     def __post_init__(self) -> None:
         if not _TYPE_NAME.fullmatch(self.type):

@@ -257,6 +257,29 @@ def test_assumed_role_costs_one_call_and_lasts_as_long_as_the_credential(
     assert action_names(emulator)[-1] == "GetCallerIdentity"
 
 
+def test_only_revoking_sts_credentials_may_run_on_the_event_loop(
+    engine: Mount, emulator: RunningEmulator, cam_role: str
+) -> None:
+    """Revoking an STS lease calls nothing and writes nothing, so it is declared inline (no
+    thread hop); revoking a CAM user calls the cloud, which must never run on the loop."""
+    engine("update", "role/deploy", role_arn=DEMO_ROLE_ARN)
+
+    def revoke_prepared(issued: logical.Response) -> logical.Prepared:
+        assert issued.secret is not None
+        request = logical.Request(
+            operation=logical.REVOKE, path="creds/x", storage=engine.storage, secret=issued.secret
+        )
+        return engine.backend.prepare(request)
+
+    sts = revoke_prepared(_issue(engine, "deploy"))
+    assert sts.inline
+    assert sts.run() is None
+    cam = revoke_prepared(_issue(engine))
+    assert not cam.inline
+    assert cam.run() is None
+    assert user_names(emulator) == []
+
+
 def test_federation_token(engine: Mount, emulator: RunningEmulator) -> None:
     engine(
         "update",

@@ -76,6 +76,26 @@ def test_revoke_round_trips_internal_data() -> None:
     assert keys.revoked == [{"user": "u1", "n": 3, "secret_type": "access_key"}]
 
 
+def test_a_secret_type_says_which_revocations_may_run_on_the_event_loop() -> None:
+    keys = Keys()
+    quick = fw.Secret(
+        type="quick",
+        revoke=keys.revoke,
+        inline_revoke=lambda internal: internal.get("kind") == "expires",
+    )
+    b = fw.Backend(secrets=[keys.secret, quick])
+
+    def inline(operation: str, internal: dict[str, object]) -> bool:
+        return b.prepare(_lease_request(operation, internal)).inline
+
+    assert inline("revoke", {"secret_type": "quick", "kind": "expires"})
+    assert not inline("revoke", {"secret_type": "quick", "kind": "deleted"})
+    assert not inline("renew", {"secret_type": "quick", "kind": "expires"})
+    assert not inline("revoke", {"secret_type": "access_key"})  # declares nothing
+    assert not inline("revoke", {"secret_type": "unknown", "kind": "expires"})
+    assert not b.prepare(logical.Request(operation="revoke", path="")).inline  # no secret
+
+
 def test_renew_uses_the_handler() -> None:
     keys = Keys()
     response = _backend(keys).handle_request(_lease_request("renew", {"secret_type": "access_key"}))
