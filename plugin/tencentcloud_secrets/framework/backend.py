@@ -293,24 +293,24 @@ class Backend:
             )
             raise InternalError(request.id) from None
 
+    def _lease_secret(self, request: logical.Request) -> Secret | None:
+        """The secret type named in the lease's internal data, if this backend has it."""
+        if request.secret is None:
+            return None
+        secret_type = request.secret.internal_data.get(SECRET_TYPE_KEY)
+        return self.secrets.get(secret_type) if isinstance(secret_type, str) else None
+
     def _revokes_inline(self, request: logical.Request) -> bool:
         """Whether the lease's secret type says this revocation may run on the event loop."""
-        if request.secret is None:
+        secret = self._lease_secret(request)
+        if secret is None or secret.inline_revoke is None or request.secret is None:
             return False
-        internal = request.secret.internal_data
-        secret_type = internal.get(SECRET_TYPE_KEY)
-        secret = self.secrets.get(secret_type) if isinstance(secret_type, str) else None
-        return (
-            secret is not None
-            and secret.inline_revoke is not None
-            and (secret.inline_revoke(internal))
-        )
+        return secret.inline_revoke(request.secret.internal_data)
 
     def _handle_renew_revoke(self, request: logical.Request) -> logical.Response | None:
         if request.secret is None:
             raise logical.CodedError(500, "request has no secret")
-        secret_type = request.secret.internal_data.get(SECRET_TYPE_KEY)
-        secret = self.secrets.get(secret_type) if isinstance(secret_type, str) else None
+        secret = self._lease_secret(request)
         if secret is None:
             raise logical.CodedError(500, "secret is unsupported by this backend")
         if request.operation == logical.RENEW:
