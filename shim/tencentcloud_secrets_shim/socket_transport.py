@@ -28,8 +28,12 @@ import logging
 import socket
 import ssl
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from .http2 import READ_SIZE
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
 
 log = logging.getLogger(__name__)
 
@@ -112,12 +116,8 @@ class SocketTransport(asyncio.Transport):
         if self._tls is None:
             self._read_plain()
             return
-        try:
-            count = self._sock.recv_into(self._raw)
-        except _WOULD_BLOCK:
-            return
-        except OSError as exc:
-            self._fail(exc)
+        count = self._try_recv(self._raw)
+        if count is None:
             return
         if count == 0:
             self._tls.incoming.write_eof()
@@ -127,17 +127,24 @@ class SocketTransport(asyncio.Transport):
 
     def _read_plain(self) -> None:
         protocol = self._protocol
-        try:
-            count = self._sock.recv_into(protocol.get_buffer(-1))
-        except _WOULD_BLOCK:
-            return
-        except OSError as exc:
-            self._fail(exc)
+        count = self._try_recv(protocol.get_buffer(-1))
+        if count is None:
             return
         if count == 0:
             self._end_of_input()
         else:
             protocol.buffer_updated(count)
+
+    def _try_recv(self, buffer: Buffer) -> int | None:
+        """Bytes the socket gave (0 at its end); None when it had none yet, or when the
+        connection failed (it is ending)."""
+        try:
+            return self._sock.recv_into(buffer)
+        except _WOULD_BLOCK:
+            return None
+        except OSError as exc:
+            self._fail(exc)
+            return None
 
     def _decrypt(self) -> None:
         """Hand the protocol every record's plaintext that has arrived."""
