@@ -113,6 +113,16 @@ class StsApi(Protocol):
         self, req: sm.GetFederationTokenRequest, *, deadline: DeadlineLike = None
     ) -> sm.TemporaryCredentials: ...
 
+    async def assume_role_async(
+        self, req: sm.AssumeRoleRequest, *, deadline: DeadlineLike = None
+    ) -> sm.TemporaryCredentials:
+        """``assume_role`` awaited on the event loop, no thread waiting for the answer."""
+
+    async def get_federation_token_async(
+        self, req: sm.GetFederationTokenRequest, *, deadline: DeadlineLike = None
+    ) -> sm.TemporaryCredentials:
+        """``get_federation_token`` awaited on the event loop."""
+
     def get_caller_identity(self, *, deadline: DeadlineLike = None) -> sm.CallerIdentity: ...
 
 

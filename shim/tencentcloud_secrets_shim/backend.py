@@ -213,12 +213,15 @@ class BackendService:
                 # and must learn that its answer will reach nobody.
                 request.cancelled.set()
                 raise
+        if isinstance(reply, logical.Awaiting):
+            # The engine's own I/O, awaited here: cancelled with the stream, it stops too.
+            reply = await _finish(reply, request)
         await stream.send_message(reply)
 
     @staticmethod
     async def _inline(
         mount: Mount, prepared: logical.Prepared, request: logical.Request
-    ) -> pb.HandleRequestReply | None:
+    ) -> pb.HandleRequestReply | logical.Awaiting | None:
         """Answer on this thread, from the engine's memory or with what it reads from Vault:
         each time it needs a read, the read is fetched without blocking the loop and the
         request runs again with the answer. None when it must run on a worker instead (it
@@ -323,31 +326,55 @@ def _remember_reads(
         reads.pop(key, None)
 
 
-def _answer(prepared: logical.Prepared, request: logical.Request) -> pb.HandleRequestReply:
-    """Run a prepared request and put its outcome in the reply.
+def _answer(
+    prepared: logical.Prepared, request: logical.Request
+) -> pb.HandleRequestReply | logical.Awaiting:
+    """Run a prepared request and put its outcome in the reply (or hand back what it still
+    awaits, for the event loop to finish).
 
     The engine owns its failures: it answers with logical errors, an unexpected exception
     already logged and turned into one (a 500 naming the request id). The shim handles only
     its own, a storage call to Vault that failed, with a generic message. Anything else the
     engine lets escape breaks the contract and ends the call (the gRPC server logs it).
     """
-    reply = pb.HandleRequestReply()
     try:
         response = prepared.run()
-    except logical.InvalidRequest as exc:
+    except (logical.LogicalError, logical.StorageError) as exc:
+        return _failed(exc, request)
+    if isinstance(response, logical.Awaiting):
+        return response
+    return _answered(response)
+
+
+async def _finish(awaiting: logical.Awaiting, request: logical.Request) -> pb.HandleRequestReply:
+    """The reply once what the engine awaited has come, on the same terms as ``_answer``."""
+    try:
+        response = await awaiting.finish()
+    except (logical.LogicalError, logical.StorageError) as exc:
+        return _failed(exc, request)
+    return _answered(response)
+
+
+def _answered(response: logical.Response | None) -> pb.HandleRequestReply:
+    reply = pb.HandleRequestReply()
+    if response is not None:
+        reply.response.CopyFrom(translate.response_to_proto(response))
+    return reply
+
+
+def _failed(
+    exc: logical.LogicalError | logical.StorageError, request: logical.Request
+) -> pb.HandleRequestReply:
+    reply = pb.HandleRequestReply()
+    if isinstance(exc, logical.InvalidRequest):
         # Vault drops the message of ErrInvalidRequest; it shows the response's instead.
         reply.response.CopyFrom(translate.response_to_proto(logical.error_response(str(exc))))
         reply.err.CopyFrom(translate.error_to_proto(exc))
-        return reply
-    except logical.LogicalError as exc:
+    elif isinstance(exc, logical.LogicalError):
         reply.err.CopyFrom(translate.error_to_proto(exc))
-        return reply
-    except logical.StorageError as exc:
+    else:
         _log_storage_failure("request failed", exc, request)
         reply.err.CopyFrom(translate.internal_error())
-        return reply
-    if response is not None:
-        reply.response.CopyFrom(translate.response_to_proto(response))
     return reply
 
 

@@ -7,11 +7,12 @@ and its unit tests can run without gRPC at all (see ``InmemStorage``).
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 # Operations as Vault names them on the wire (sdk/logical/request.go).
@@ -144,6 +145,17 @@ class Response:
 
 
 @dataclasses.dataclass(frozen=True)
+class Awaiting:
+    """A response still waiting on I/O its engine does without a thread (a call to a cloud
+    API, say): what ``Prepared.run`` returns in its place. The shim awaits ``finish()`` on its
+    event loop, where it must neither block nor call Vault, and answers with its result;
+    ``finish`` raises what ``run`` may. Callers without an event loop run it to completion
+    (``asyncio.run``)."""
+
+    finish: Callable[[], Awaitable[Response | None]]
+
+
+@dataclasses.dataclass(frozen=True)
 class Prepared:
     """A request the engine has routed (``Backend.prepare``), ready to be answered.
 
@@ -152,7 +164,7 @@ class Prepared:
     raises ``WouldBlock``, and the shim calls ``run`` again on a worker thread.
     """
 
-    run: Callable[[], Response | None]
+    run: Callable[[], Response | Awaiting | None]
     inline: bool = False
 
 
@@ -237,6 +249,17 @@ class WouldBlock(Exception):
     def __init__(self, pending: object = None) -> None:
         super().__init__()
         self.pending = pending
+
+
+def leave_event_loop() -> None:
+    """Raise ``WouldBlock`` when called on the shim's event loop: what the caller does next
+    blocks (a cloud call made the blocking way), so the request must run on a worker thread.
+    Called before the request has changed anything, it costs one run of what came before."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    raise WouldBlock()
 
 
 # --- storage and system view -----------------------------------------------------------

@@ -8,6 +8,7 @@ operations but never request data, which may hold secrets.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import time
@@ -151,8 +152,12 @@ class Backend:
         )
 
     def handle_request(self, request: logical.Request) -> logical.Response | None:
-        """Route and answer ``request`` in one call, for callers without an event loop."""
-        return self.prepare(request).run()
+        """Route and answer ``request`` in one call, for callers without an event loop (what
+        a handler awaits runs to completion on a loop of its own)."""
+        response = self.prepare(request).run()
+        if isinstance(response, logical.Awaiting):
+            return asyncio.run(_completed(response))
+        return response
 
     # --- accessors ----------------------------------------------------------------------
 
@@ -182,7 +187,7 @@ class Backend:
     def _prepared(
         self,
         request: logical.Request,
-        handle: Callable[[logical.Request], logical.Response | None],
+        handle: Callable[[logical.Request], logical.Response | logical.Awaiting | None],
         *,
         inline: bool = False,
     ) -> logical.Prepared:
@@ -191,10 +196,13 @@ class Backend:
     def _run(
         self,
         request: logical.Request,
-        handle: Callable[[logical.Request], logical.Response | None],
-    ) -> logical.Response | None:
+        handle: Callable[[logical.Request], logical.Response | logical.Awaiting | None],
+    ) -> logical.Response | logical.Awaiting | None:
         request.storage = self._cached(request.storage)
-        return self._guarded(request, lambda: handle(request))
+        response = self._guarded(request, lambda: handle(request))
+        if isinstance(response, logical.Awaiting):
+            return logical.Awaiting(functools.partial(self._guarded_async, request, response))
+        return response
 
     def _handle_path(
         self,
@@ -202,7 +210,7 @@ class Backend:
         captures: Mapping[str, str],
         op: Operation | None,
         request: logical.Request,
-    ) -> logical.Response | None:
+    ) -> logical.Response | logical.Awaiting | None:
         operation = request.operation
         data, warnings = self._field_data(path, request, captures)
         if op is None:
@@ -226,14 +234,11 @@ class Backend:
 
         handler: Handler = op.handler
         response = handler(request, data)
-        if warnings and response is None:
-            # Vault's framework drops these warnings when a handler returns nothing, so a
-            # misspelt field on a write goes unnoticed; here the caller always hears of it.
-            response = logical.Response()
-        for warning in warnings:
-            assert response is not None
-            response.add_warning(warning)
-        return response
+        if isinstance(response, logical.Awaiting):
+            if not warnings:
+                return response
+            return logical.Awaiting(functools.partial(_warned, response, warnings))
+        return _with_warnings(response, warnings)
 
     def _check_existence(self, request: logical.Request) -> tuple[bool, bool]:
         if request.operation not in _VALIDATED_OPERATIONS:
@@ -273,6 +278,21 @@ class Backend:
                 )
         body.update(captures)
         return FieldData(body, path.fields), warnings
+
+    @staticmethod
+    async def _guarded_async(
+        request: logical.Request, awaiting: logical.Awaiting
+    ) -> logical.Response | None:
+        """``_guarded`` for what a handler awaits: the same errors pass, the rest is a 500."""
+        try:
+            return await awaiting.finish()
+        except _ERRORS_TO_PASS_ON:
+            raise
+        except Exception:
+            logger.exception(
+                "%s on %r failed (request id %s)", request.operation, request.path, request.id
+            )
+            raise InternalError(request.id) from None
 
     @staticmethod
     def _guarded(request: logical.Request, call: Callable[[], _T]) -> _T:
@@ -390,3 +410,24 @@ class Backend:
         except Exception:
             logger.exception("generating the OpenAPI document for %r failed", path.pattern)
         return help_response(path_help(path, request.path), doc)
+
+
+def _with_warnings(
+    response: logical.Response | None, warnings: list[str]
+) -> logical.Response | None:
+    if warnings and response is None:
+        # Vault's framework drops these warnings when a handler returns nothing, so a
+        # misspelt field on a write goes unnoticed; here the caller always hears of it.
+        response = logical.Response()
+    for warning in warnings:
+        assert response is not None
+        response.add_warning(warning)
+    return response
+
+
+async def _warned(awaiting: logical.Awaiting, warnings: list[str]) -> logical.Response | None:
+    return _with_warnings(await awaiting.finish(), warnings)
+
+
+async def _completed(awaiting: logical.Awaiting) -> logical.Response | None:
+    return await awaiting.finish()

@@ -18,7 +18,11 @@ from tencentcloud_secrets.framework.field_data import FieldData
 from tencentcloud_secrets.framework.fields import DisplayAttributes, Field
 from tencentcloud_secrets_shim import logical
 
-Handler = Callable[[logical.Request, FieldData], logical.Response | None]
+# A path's handler may hand back what it still awaits (``logical.Awaiting``): its I/O then
+# runs on the shim's event loop instead of holding a worker thread.
+Handler = Callable[[logical.Request, FieldData], logical.Response | logical.Awaiting | None]
+# Renewals and revocations answer at once.
+LeaseHandler = Callable[[logical.Request, FieldData], logical.Response | None]
 """An operation handler: plain synchronous code, returns a Response or None."""
 
 ExistenceCheck = Callable[[logical.Request, FieldData], bool]

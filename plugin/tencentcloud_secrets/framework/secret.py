@@ -14,7 +14,7 @@ from typing import Any
 
 from tencentcloud_secrets.framework.field_data import FieldData
 from tencentcloud_secrets.framework.fields import Field
-from tencentcloud_secrets.framework.path import Handler
+from tencentcloud_secrets.framework.path import LeaseHandler
 from tencentcloud_secrets_shim import logical
 
 SECRET_TYPE_KEY = "secret_type"
@@ -26,8 +26,8 @@ class Secret:
     """A kind of secret the backend hands out. Without ``renew`` its leases are not renewable."""
 
     type: str
-    revoke: Handler
-    renew: Handler | None = None
+    revoke: LeaseHandler
+    renew: LeaseHandler | None = None
     fields: Mapping[str, Field] = dataclasses.field(default_factory=dict)
     default_duration: float = 0.0
     # Whether revoking a lease with this internal data needs nothing but memory and reads of

@@ -88,7 +88,12 @@ class CredsPaths:
     def __init__(self, backend: TencentCloudBackend) -> None:
         self._backend = backend
 
-    def issue(self, request: logical.Request, data: fw.FieldData) -> logical.Response | None:
+    def issue(
+        self, request: logical.Request, data: fw.FieldData
+    ) -> logical.Response | logical.Awaiting | None:
+        """Runs on the shim's event loop first (the operation is inline): an STS credential
+        is one cloud call, awaited there without a thread; a CAM user is several blocking
+        steps under a WAL entry, so that request moves to a worker before its first."""
         name = data.get_str("name")
         if data.get_ok("external_id")[1]:
             return logical.error_response(
@@ -102,6 +107,7 @@ class CredsPaths:
         if asked and int(requested) < 0:
             return logical.error_response("ttl must not be negative")
         if role.credential_type == CAM_USER:
+            logical.leave_event_loop()
             if not role.managed_groups:
                 role = self._backend.groups.provision(request, name)
             return self._cam_user(request, name, role, int(requested) if asked else 0)
@@ -207,7 +213,7 @@ class CredsPaths:
 
     def _sts(
         self, request: logical.Request, name: str, role: Role, requested: int
-    ) -> logical.Response:
+    ) -> logical.Response | logical.Awaiting:
         duration = sts_duration(role)
         if requested:
             low, _, _ = sts_bounds(role.credential_type)
@@ -225,30 +231,39 @@ class CredsPaths:
         client = self._backend.client(request.storage)
         deadline = self._backend.cloud_deadline(request)
         tags = tuple(sm.Tag(k, v) for k, v in sorted(role.session_tags.items()))
-        try:
-            if role.credential_type == ASSUMED_ROLE:
-                issued = client.sts.assume_role(
-                    sm.AssumeRoleRequest(
-                        role_arn=role.role_arn,
-                        role_session_name=session,
-                        duration_seconds=duration,
-                        policy=role.session_policy or None,
-                        external_id=role.external_id or None,
-                        tags=tags,
-                    ),
-                    deadline=deadline,
-                )
-            else:
-                issued = client.sts.get_federation_token(
-                    sm.GetFederationTokenRequest(
-                        name=session, policy=role.session_policy, duration_seconds=duration
-                    ),
-                    deadline=deadline,
-                )
-        except TencentCloudError as exc:
-            raise vault_error(exc, f'issuing a credential of role "{name}"') from None
-        except ValueError as exc:  # no region for STS
-            raise logical.CodedError(400, str(exc)) from None
+
+        async def issue() -> logical.Response:
+            try:
+                if role.credential_type == ASSUMED_ROLE:
+                    issued = await client.sts.assume_role_async(
+                        sm.AssumeRoleRequest(
+                            role_arn=role.role_arn,
+                            role_session_name=session,
+                            duration_seconds=duration,
+                            policy=role.session_policy or None,
+                            external_id=role.external_id or None,
+                            tags=tags,
+                        ),
+                        deadline=deadline,
+                    )
+                else:
+                    issued = await client.sts.get_federation_token_async(
+                        sm.GetFederationTokenRequest(
+                            name=session, policy=role.session_policy, duration_seconds=duration
+                        ),
+                        deadline=deadline,
+                    )
+            except TencentCloudError as exc:
+                raise vault_error(exc, f'issuing a credential of role "{name}"') from None
+            except ValueError as exc:  # no region for STS
+                raise logical.CodedError(400, str(exc)) from None
+            return self._sts_response(name, role.credential_type, duration, issued)
+
+        return logical.Awaiting(issue)
+
+    def _sts_response(
+        self, name: str, credential_type: str, duration: int, issued: sm.TemporaryCredentials
+    ) -> logical.Response:
         expires = issued.expired_time or int(time.time()) + duration
         lifetime = max(1, expires - int(time.time()))
         expiration = issued.expiration or (
@@ -263,7 +278,7 @@ class CredsPaths:
         response = self._backend.secret_type.response(
             data,
             {
-                "credential_type": role.credential_type,
+                "credential_type": credential_type,
                 "role_name": name,
                 "secret_id": issued.tmp_secret_id,
             },
@@ -274,7 +289,7 @@ class CredsPaths:
         response.secret = dataclasses.replace(
             response.secret, lease=dataclasses.replace(response.secret.lease, renewable=False)
         )
-        log.debug("issued %s credential", role.credential_type, extra={"role": name})
+        log.debug("issued %s credential", credential_type, extra={"role": name})
         return response
 
     def paths(self) -> list[fw.Path]:
@@ -290,8 +305,8 @@ class CredsPaths:
                 "creds/" + fw.generic_name_regex("name"),
                 fields=FIELDS,
                 operations={
-                    logical.READ: fw.Operation(self.issue, **operation),  # type: ignore[arg-type]
-                    logical.UPDATE: fw.Operation(self.issue, **operation),  # type: ignore[arg-type]
+                    logical.READ: fw.Operation(self.issue, inline=True, **operation),  # type: ignore[arg-type]
+                    logical.UPDATE: fw.Operation(self.issue, inline=True, **operation),  # type: ignore[arg-type]
                 },
                 help_synopsis="Issue Tencent Cloud credentials of a role.",
                 help_description=HELP_DESCRIPTION,

@@ -170,6 +170,39 @@ def trust_context(environ: Mapping[str, str] | None = None) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=named)
 
 
+def connect_error(exc: Exception, endpoint: Endpoint, proxy: Proxy | None) -> ConnectError:
+    """What a failure to connect (``OSError``, or the proxy's ``ProtocolError``) tells the user:
+    where, and what failed; the proxy's status code but never its reason phrase or headers."""
+    where = endpoint.host_header
+    if isinstance(exc, TimeoutError):
+        return ConnectError(f"connecting to {where} timed out")
+    if isinstance(exc, ProtocolError):
+        return ConnectError(f"the proxy refused to reach {where}: {exc}")
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        variables = ", ".join(CA_BUNDLE_VARIABLES)
+        return ConnectError(
+            f"the TLS certificate of {where} is not trusted (CA bundle: {variables})"
+        )
+    if isinstance(exc, ssl.SSLError):
+        return ConnectError(f"the TLS handshake with {where} failed")
+    through = " through the proxy" if proxy is not None else ""
+    return ConnectError(f"could not connect to {where}{through}")
+
+
+def exchange_error(exc: Exception, where: str) -> ExchangeError:
+    """What a failure after the request may have been sent (``OSError`` or ``ProtocolError``)
+    tells the user; nothing the peer sent is quoted."""
+    if isinstance(exc, TimeoutError):
+        return ExchangeError(f"no answer from {where} in time")
+    if isinstance(exc, AnswerTooLongError):
+        return ExchangeError(f"the answer from {where} is too long")
+    if isinstance(exc, AnswerCutError):
+        return ExchangeError(f"connection lost to {where} mid-answer")
+    if isinstance(exc, ProtocolError):
+        return ExchangeError(f"the answer from {where} is not HTTP/1.1 ({exc})")
+    return ExchangeError(f"connection lost to {where}")
+
+
 def _stale(conn: Http11Connection) -> bool:
     """An idle keep-alive connection the server has closed is readable (end of file), as is
     one holding bytes nobody asked for: neither may carry the next request."""
@@ -230,25 +263,12 @@ class ConnectionPool:
         conn = self._reuse()
         if conn is None:
             conn = self._open(connect_timeout)
-        where = self.endpoint.host_header
         try:
             conn.sock.settimeout(read_timeout)
             status, data, keep = conn.exchange(head, body, limit=MAX_ANSWER_BYTES)
-        except TimeoutError:
+        except (ProtocolError, OSError) as exc:
             conn.close()
-            raise ExchangeError(f"no answer from {where} in time") from None
-        except AnswerTooLongError:
-            conn.close()
-            raise ExchangeError(f"the answer from {where} is too long") from None
-        except AnswerCutError:
-            conn.close()
-            raise ExchangeError(f"connection lost to {where} mid-answer") from None
-        except ProtocolError as exc:
-            conn.close()
-            raise ExchangeError(f"the answer from {where} is not HTTP/1.1 ({exc})") from None
-        except OSError:
-            conn.close()
-            raise ExchangeError(f"connection lost to {where}") from None
+            raise exchange_error(exc, self.endpoint.host_header) from None
         if keep:
             self._keep(conn)
         else:
@@ -276,16 +296,12 @@ class ConnectionPool:
     def _open(self, timeout: float) -> Http11Connection:
         endpoint = self.endpoint
         port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
-        where = endpoint.host_header
         proxy = self.proxy
-        through = " through the proxy" if proxy is not None else ""
         address = (endpoint.host, port) if proxy is None else (proxy.host, proxy.port)
         try:
             sock = socket.create_connection(address, timeout=timeout)
-        except TimeoutError:
-            raise ConnectError(f"connecting to {where} timed out") from None
-        except OSError:
-            raise ConnectError(f"could not connect to {where}{through}") from None
+        except OSError as exc:
+            raise connect_error(exc, endpoint, proxy) from None
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if proxy is not None:
@@ -293,24 +309,8 @@ class ConnectionPool:
             if endpoint.scheme == "https":
                 assert self._context is not None
                 sock = self._context.wrap_socket(sock, server_hostname=endpoint.host)
-        except ProtocolError as exc:
+        except (ProtocolError, OSError) as exc:
             sock.close()
-            # The proxy's status code, never its reason phrase or headers.
-            raise ConnectError(f"the proxy refused to reach {where}: {exc}") from None
-        except TimeoutError:
-            sock.close()
-            raise ConnectError(f"connecting to {where} timed out") from None
-        except ssl.SSLCertVerificationError:
-            sock.close()
-            variables = ", ".join(CA_BUNDLE_VARIABLES)
-            raise ConnectError(
-                f"the TLS certificate of {where} is not trusted (CA bundle: {variables})"
-            ) from None
-        except ssl.SSLError:
-            sock.close()
-            raise ConnectError(f"the TLS handshake with {where} failed") from None
-        except OSError:
-            sock.close()
-            raise ConnectError(f"could not connect to {where}{through}") from None
+            raise connect_error(exc, endpoint, proxy) from None
         self.opened += 1
         return Http11Connection(sock)

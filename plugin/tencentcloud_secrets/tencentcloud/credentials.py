@@ -128,6 +128,12 @@ class InstanceRoleProvider:
                 raise
             return self._cached
 
+    def peek(self) -> Credentials | None:
+        """The keys held now if they need no refresh; None when ``get`` would ask the
+        metadata service first."""
+        cached = self._cached
+        return cached if cached is not None and not self._stale(cached) else None
+
     def _stale(self, creds: Credentials) -> bool:
         return creds.expires_at is None or self._now() >= creds.expires_at - self._margin
 
@@ -197,6 +203,17 @@ class CredentialChain:
 
     def get(self) -> Credentials | None:
         for provider in self._providers:
+            creds = provider.get()
+            if creds is not None:
+                return creds
+        return None
+
+    def peek(self) -> Credentials | None:
+        """What ``get`` would return, when finding out needs no network call (None
+        otherwise): the keys a source holds in memory or reads from the environment."""
+        for provider in self._providers:
+            if isinstance(provider, InstanceRoleProvider):
+                return provider.peek()
             creds = provider.get()
             if creds is not None:
                 return creds

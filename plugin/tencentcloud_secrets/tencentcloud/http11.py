@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import contextlib
 import socket
+from collections.abc import Generator
+from typing import TypeVar
 
 MAX_LINE = 8192
 MAX_HEADERS = 100
 _INFORMATIONAL = range(100, 200)
+T = TypeVar("T")
 
 
 class ProtocolError(Exception):
@@ -33,30 +36,39 @@ class AnswerCutError(ProtocolError):
     """The connection closed before the answer was complete."""
 
 
-class Http11Connection:
-    """A socket (plain or TLS) and the bytes read past the last answer; one request at a time."""
+Reading = Generator[None, bool, T]
+"""A read of an answer, apart from any I/O: it yields when it needs more bytes and is resumed
+with True once more were fed to its ``AnswerReader``, or with False when the peer closed."""
 
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
+
+class AnswerReader:
+    """The bytes a connection has received and not yet read, and the reads that parse them.
+
+    No I/O: the blocking connection below and the event loop's (``async_connections.py``)
+    feed it what they receive and drive the same reads, so both read answers by one set of
+    rules.
+    """
+
+    def __init__(self) -> None:
         self._buffer = bytearray()
         self._pos = 0
 
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self.sock.close()
+    def feed(self, data: bytes) -> None:
+        if self._pos:
+            del self._buffer[: self._pos]
+            self._pos = 0
+        self._buffer += data
 
     @property
     def holds_unread(self) -> bool:
         """Bytes arrived that belong to no answer asked for: the connection is not reusable."""
         return self._pos < len(self._buffer)
 
-    def exchange(self, head: bytes, body: bytes, *, limit: int) -> tuple[int, bytes, bool]:
-        """Send ``head`` (request line and headers, ending in an empty line) and ``body``;
-        return the answer's status, its body (at most ``limit`` bytes) and whether the
-        connection may be used again. Raises ``ProtocolError`` or ``OSError``."""
-        self.sock.sendall(head + body)
+    def answer(self, limit: int) -> Reading[tuple[int, bytes, bool]]:
+        """The next answer's status, its body (at most ``limit`` bytes) and whether the
+        connection may carry another request."""
         while True:
-            status, headers = self._read_head()
+            status, headers = yield from self.head()
             if status not in _INFORMATIONAL:
                 break
         keep = _keeps_alive(headers)
@@ -66,50 +78,22 @@ class Http11Connection:
         elif encoding:
             if encoding != "chunked":
                 raise ProtocolError("unsupported transfer encoding")
-            data = self._read_chunked(limit)
+            data = yield from self._chunked(limit)
         elif "content-length" in headers:
-            data = self._read_exact(_length(headers["content-length"], limit))
+            data = yield from self._exact(_length(headers["content-length"], limit))
         else:
-            data, keep = self._read_to_end(limit), False
+            data, keep = (yield from self._to_end(limit)), False
         return status, data, keep
 
-    # --- reading ---------------------------------------------------------------------------
-
-    def _fill(self) -> None:
-        if self._pos:
-            del self._buffer[: self._pos]
-            self._pos = 0
-        chunk = self.sock.recv(65536)
-        if not chunk:
-            raise AnswerCutError("the connection closed before the answer was complete")
-        self._buffer += chunk
-
-    def _read_line(self) -> bytes:
-        while True:
-            end = self._buffer.find(b"\n", self._pos, self._pos + MAX_LINE + 1)
-            if end >= 0:
-                line = bytes(self._buffer[self._pos : end])
-                self._pos = end + 1
-                return line[:-1] if line.endswith(b"\r") else line
-            if len(self._buffer) - self._pos > MAX_LINE:
-                raise ProtocolError("a line of the answer is too long")
-            self._fill()
-
-    def _read_exact(self, size: int) -> bytes:
-        while len(self._buffer) - self._pos < size:
-            self._fill()
-        data = bytes(self._buffer[self._pos : self._pos + size])
-        self._pos += size
-        return data
-
-    def _read_head(self) -> tuple[int, dict[str, str]]:
-        parts = self._read_line().split(None, 2)
+    def head(self) -> Reading[tuple[int, dict[str, str]]]:
+        """A status line and its headers (names lowercased)."""
+        parts = (yield from self._line()).split(None, 2)
         if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit():
             raise ProtocolError("the answer does not start with an HTTP/1.x status line")
         status = int(parts[1])
         headers: dict[str, str] = {"http-version": parts[0].decode("ascii", "replace")}
         for _ in range(MAX_HEADERS + 1):
-            line = self._read_line()
+            line = yield from self._line()
             if not line:
                 return status, headers
             name, colon, value = line.partition(b":")
@@ -123,10 +107,30 @@ class Http11Connection:
             headers[key] = text
         raise ProtocolError("the answer has too many headers")
 
-    def _read_chunked(self, limit: int) -> bytes:
+    def _line(self) -> Reading[bytes]:
+        while True:
+            end = self._buffer.find(b"\n", self._pos, self._pos + MAX_LINE + 1)
+            if end >= 0:
+                line = bytes(self._buffer[self._pos : end])
+                self._pos = end + 1
+                return line[:-1] if line.endswith(b"\r") else line
+            if len(self._buffer) - self._pos > MAX_LINE:
+                raise ProtocolError("a line of the answer is too long")
+            if not (yield):
+                raise AnswerCutError("the connection closed before the answer was complete")
+
+    def _exact(self, size: int) -> Reading[bytes]:
+        while len(self._buffer) - self._pos < size:
+            if not (yield):
+                raise AnswerCutError("the connection closed before the answer was complete")
+        data = bytes(self._buffer[self._pos : self._pos + size])
+        self._pos += size
+        return data
+
+    def _chunked(self, limit: int) -> Reading[bytes]:
         data = bytearray()
         while True:
-            size_text = self._read_line().split(b";", 1)[0].strip()
+            size_text = (yield from self._line()).split(b";", 1)[0].strip()
             try:
                 size = int(size_text, 16)
             except ValueError:
@@ -135,23 +139,54 @@ class Http11Connection:
                 raise AnswerTooLongError("the answer is too long")
             if size == 0:
                 for _ in range(MAX_HEADERS + 1):  # trailers, ignored
-                    if not self._read_line():
+                    if not (yield from self._line()):
                         return bytes(data)
                 raise ProtocolError("the answer has too many trailers")
-            data += self._read_exact(size)
-            if self._read_line():
+            data += yield from self._exact(size)
+            if (yield from self._line()):
                 raise ProtocolError("a chunk of the answer does not end where it said")
 
-    def _read_to_end(self, limit: int) -> bytes:
-        data = bytearray(self._buffer[self._pos :])
-        self._buffer.clear()
-        self._pos = 0
-        while len(data) <= limit:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                return bytes(data)
-            data += chunk
+    def _to_end(self, limit: int) -> Reading[bytes]:
+        while len(self._buffer) - self._pos <= limit:
+            if not (yield):
+                data = bytes(self._buffer[self._pos :])
+                self._pos = len(self._buffer)
+                return data
         raise AnswerTooLongError("the answer is too long")
+
+
+class Http11Connection:
+    """A blocking socket (plain or TLS) and what it has received; one request at a time."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.reader = AnswerReader()
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+    @property
+    def holds_unread(self) -> bool:
+        return self.reader.holds_unread
+
+    def exchange(self, head: bytes, body: bytes, *, limit: int) -> tuple[int, bytes, bool]:
+        """Send ``head`` (request line and headers, ending in an empty line) and ``body``;
+        return the answer's status, its body (at most ``limit`` bytes) and whether the
+        connection may be used again. Raises ``ProtocolError`` or ``OSError``."""
+        self.sock.sendall(head + body)
+        return self.read(self.reader.answer(limit))
+
+    def read(self, reading: Reading[T]) -> T:
+        """Drive ``reading`` with what the socket receives."""
+        try:
+            next(reading)
+            while True:
+                chunk = self.sock.recv(65536)
+                self.reader.feed(chunk)
+                reading.send(bool(chunk))
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
 
 
 def _length(value: str, limit: int) -> int:
@@ -185,14 +220,24 @@ def tunnel(sock: socket.socket, host: str, port: int, authorization: str | None)
     """Ask an HTTP proxy on ``sock`` for a CONNECT tunnel to ``host:port``. Raises
     ``ProtocolError`` naming the proxy's status when it refuses (the status line names no
     secret; its reason phrase is not quoted)."""
+    connection = Http11Connection(sock)
+    sock.sendall(connect_head(host, port, authorization))
+    status, _ = connection.read(connection.reader.head())
+    check_tunnel(status, connection.reader)
+
+
+def connect_head(host: str, port: int, authorization: str | None) -> bytes:
+    """The CONNECT request asking a proxy for a tunnel to ``host:port``."""
     target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     headers = {"Host": target}
     if authorization:
         headers["Proxy-Authorization"] = authorization
-    connection = Http11Connection(sock)
-    sock.sendall(request_head("CONNECT", target, headers))
-    status, _ = connection._read_head()
+    return request_head("CONNECT", target, headers)
+
+
+def check_tunnel(status: int, reader: AnswerReader) -> None:
+    """Raise ``ProtocolError`` unless the proxy's answer opened the tunnel cleanly."""
     if status != 200:
         raise ProtocolError(f"HTTP {status}")
-    if connection.holds_unread:
+    if reader.holds_unread:
         raise ProtocolError("the proxy sent bytes before the tunnel was up")

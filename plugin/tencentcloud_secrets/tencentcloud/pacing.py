@@ -85,6 +85,18 @@ class Pacer:
 
     def wait(self, service: str, action: str, deadline: float | None = None) -> float:
         """Block until ``action`` may be sent; returns the time waited."""
+        delay = self.reserve(service, action, deadline)
+        if delay:
+            self.pause(delay)
+        return delay
+
+    def pause(self, seconds: float) -> None:
+        """Wait out a slot ``reserve`` gave, on this pacer's clock."""
+        self._sleep(seconds)
+
+    def reserve(self, service: str, action: str, deadline: float | None = None) -> float:
+        """Take ``action``'s next slot; returns how long to wait before sending (the caller
+        waits, blocking or not)."""
         documented = self._rates.get(action) or self._defaults.get(service)
         if not documented:
             return 0.0
@@ -103,6 +115,4 @@ class Pacer:
             if delay and deadline is not None and now + delay >= deadline:
                 bucket.give_back()
                 return 0.0
-        if delay:
-            self._sleep(delay)
         return delay

@@ -43,6 +43,28 @@ class StsClient:
         )
         return decode(reply, m.TemporaryCredentials.from_wire)
 
+    async def assume_role_async(
+        self, req: m.AssumeRoleRequest, *, deadline: DeadlineLike = None
+    ) -> m.TemporaryCredentials:
+        """``assume_role`` from a coroutine, with no thread waiting for the answer."""
+        reply = await self._t.call_async(
+            STS, "AssumeRole", req.to_params(), region=self._need_region(), deadline=deadline
+        )
+        return decode(reply, m.TemporaryCredentials.from_wire)
+
+    async def get_federation_token_async(
+        self, req: m.GetFederationTokenRequest, *, deadline: DeadlineLike = None
+    ) -> m.TemporaryCredentials:
+        """``get_federation_token`` from a coroutine, with no thread waiting for the answer."""
+        reply = await self._t.call_async(
+            STS,
+            "GetFederationToken",
+            req.to_params(),
+            region=self._need_region(),
+            deadline=deadline,
+        )
+        return decode(reply, m.TemporaryCredentials.from_wire)
+
     def get_caller_identity(self, *, deadline: DeadlineLike = None) -> m.CallerIdentity:
         reply = self._t.call(
             STS, "GetCallerIdentity", {}, region=self._need_region(), deadline=deadline

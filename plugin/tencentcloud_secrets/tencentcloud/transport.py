@@ -13,6 +13,7 @@ secret the call knew about.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import logging
@@ -21,18 +22,20 @@ import random
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping
 from typing import Any, Protocol, TypeVar
 
+from .async_connections import AsyncConnectionPool
 from .connections import (
     Answer,
     ConnectError,
     ConnectionPool,
     ExchangeError,
+    Proxy,
     ProxyRules,
     trust_context,
 )
-from .credentials import Credentials
+from .credentials import CredentialChain, Credentials
 from .deadline import Deadline, DeadlineLike, as_deadline
 from .endpoints import Endpoint, EndpointResolver
 from .errors import (
@@ -109,6 +112,33 @@ class Reply:
     request_id: str | None
     # True when a delete found its target already gone after an attempt whose answer was lost.
     settled_by_absence: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class _Send:
+    """An attempt, ready to go: what the driver of ``Transport._steps`` sends."""
+
+    endpoint: Endpoint
+    headers: Mapping[str, str] = dataclasses.field(repr=False)
+    body: bytes = dataclasses.field(repr=False)
+    connect_timeout: float
+    read_timeout: float
+
+
+@dataclasses.dataclass(frozen=True)
+class _Pause:
+    """A wait before the next attempt: a backoff, or the pacer's slot (``pacing``)."""
+
+    seconds: float
+    pacing: bool = False
+
+
+_Step = _Send | _Pause
+
+
+def _known(credentials: Credentials | None) -> Credentials:
+    assert credentials is not None
+    return credentials
 
 
 def encode_body(params: Mapping[str, Any]) -> bytes:
@@ -217,6 +247,7 @@ class Transport:
         self._now = now
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
         self._pools: dict[Endpoint, ConnectionPool] = {}
+        self._async_pools: dict[Endpoint, AsyncConnectionPool] = {}
         self._proxies: ProxyRules | None = None
         self._context: ssl.SSLContext | None = None
         self._lock = threading.Lock()
@@ -224,34 +255,60 @@ class Transport:
     def close(self) -> None:
         with self._lock:
             pools, self._pools = list(self._pools.values()), {}
+            waiting, self._async_pools = list(self._async_pools.values()), {}
         for pool in pools:
             pool.close()
+        for async_pool in waiting:
+            async_pool.close()
 
     def pool(self, endpoint: Endpoint) -> ConnectionPool:
-        """The endpoint's connections, made on first use (the TLS context with the first
-        https endpoint: loading the CA bundle takes milliseconds)."""
+        """The endpoint's connections for blocking calls, made on first use."""
         pool = self._pools.get(endpoint)
-        if pool is not None:
-            return pool
+        if pool is None:
+            context, proxy = self._reach(endpoint)
+            with self._lock:
+                pool = self._pools.get(endpoint)
+                if pool is None:
+                    pool = ConnectionPool(endpoint, context=context, proxy=proxy, clock=self._clock)
+                    self._pools[endpoint] = pool
+        return pool
+
+    def async_pool(self, endpoint: Endpoint) -> AsyncConnectionPool:
+        """The endpoint's connections for calls from the event loop, made on first use."""
+        pool = self._async_pools.get(endpoint)
+        if pool is None:
+            context, proxy = self._reach(endpoint)
+            with self._lock:
+                pool = self._async_pools.get(endpoint)
+                if pool is None:
+                    pool = AsyncConnectionPool(
+                        endpoint, context=context, proxy=proxy, clock=self._clock
+                    )
+                    self._async_pools[endpoint] = pool
+        return pool
+
+    def _reach(self, endpoint: Endpoint) -> tuple[ssl.SSLContext | None, Proxy | None]:
+        """How ``endpoint`` is reached: the TLS context (made with the first https endpoint:
+        loading the CA bundle takes milliseconds) and the proxy, if any. A proxy URL in the
+        environment that cannot be used is a ``ConnectError``: nothing was sent."""
         with self._lock:
-            pool = self._pools.get(endpoint)
-            if pool is None:
-                environ = os.environ if self._environ is None else self._environ
-                if self._proxies is None:
+            environ = os.environ if self._environ is None else self._environ
+            if self._proxies is None:
+                try:
                     self._proxies = ProxyRules.from_environment(environ)
-                if self._context is None and endpoint.scheme == "https":
-                    self._context = trust_context(environ)
-                pool = ConnectionPool(
-                    endpoint,
-                    context=self._context,
-                    proxy=self._proxies.proxy_for(endpoint),
-                    clock=self._clock,
-                )
-                self._pools[endpoint] = pool
-            return pool
+                except ValueError as exc:
+                    raise ConnectError(f"HTTPS_PROXY: {exc}") from None
+            if self._context is None and endpoint.scheme == "https":
+                self._context = trust_context(environ)
+            return self._context, self._proxies.proxy_for(endpoint)
 
     def backoff(self, attempt: int, deadline: DeadlineLike, last: TencentCloudError) -> None:
         """Sleep before attempt ``attempt + 1``, or raise ``last`` when out of attempts or time."""
+        self._sleep(self._backoff_delay(attempt, deadline, last))
+
+    def _backoff_delay(
+        self, attempt: int, deadline: DeadlineLike, last: TencentCloudError
+    ) -> float:
         if attempt >= self.retry.max_attempts:
             raise last
         delay = self.retry.delay(attempt, self._rng)
@@ -259,7 +316,7 @@ class Transport:
         if at is not None and self._clock() + delay >= at:
             raise last
         log.info("%s: %s on attempt %d, retrying in %.2fs", last.action, last.code, attempt, delay)
-        self._sleep(delay)
+        return delay
 
     def call(
         self,
@@ -273,23 +330,140 @@ class Transport:
         retry_sent: bool = True,
         gone_is_done: bool = False,
     ) -> Reply:
-        """Run one action to completion.
+        """Run one action to completion, blocking the calling thread.
 
         ``deadline`` is a ``time.monotonic()`` instant or a ``Deadline``, whose cancellation
         is checked before every attempt (``CallCancelledError``). ``retry_sent=False`` raises a
         possibly-sent ``TransportError`` at once so the caller can reconcile. With
         ``gone_is_done``, a not-found answer after a lost answer means the delete ran.
         """
+        steps = self._steps(
+            service,
+            action,
+            params,
+            region,
+            deadline,
+            signed,
+            retry_sent,
+            gone_is_done,
+            self.credentials.require,
+        )
+        answer: Answer | None = None
+        failure: Exception | None = None
+        while True:
+            try:
+                step = steps.send(answer) if failure is None else steps.throw(failure)
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]
+            answer = failure = None
+            if isinstance(step, _Pause):
+                (self.pacer.pause if step.pacing else self._sleep)(step.seconds)
+                continue
+            try:
+                answer = self.pool(step.endpoint).post(
+                    step.headers,
+                    step.body,
+                    connect_timeout=step.connect_timeout,
+                    read_timeout=step.read_timeout,
+                )
+            except (ConnectError, ExchangeError) as exc:
+                failure = exc
+
+    async def call_async(
+        self,
+        service: Service,
+        action: str,
+        params: Mapping[str, Any],
+        *,
+        region: str | None = None,
+        deadline: DeadlineLike = None,
+        signed: bool = True,
+        retry_sent: bool = True,
+        gone_is_done: bool = False,
+    ) -> Reply:
+        """``call`` from a coroutine: the same attempts, retries and errors, with no thread
+        waiting while the answer is on its way. Cancelled, the attempt in flight is
+        abandoned and its connection closed."""
+        credentials = await self._credentials_now() if signed else None
+        steps = self._steps(
+            service,
+            action,
+            params,
+            region,
+            deadline,
+            signed,
+            retry_sent,
+            gone_is_done,
+            lambda: _known(credentials),
+        )
+        answer: Answer | None = None
+        failure: Exception | None = None
+        while True:
+            try:
+                step = steps.send(answer) if failure is None else steps.throw(failure)
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]
+            answer = failure = None
+            if isinstance(step, _Pause):
+                await asyncio.sleep(step.seconds)
+                continue
+            try:
+                answer = await self.async_pool(step.endpoint).post(
+                    step.headers,
+                    step.body,
+                    connect_timeout=step.connect_timeout,
+                    read_timeout=step.read_timeout,
+                )
+            except (ConnectError, ExchangeError) as exc:
+                failure = exc
+
+    async def _credentials_now(self) -> Credentials:
+        """The signing credentials; a source that must ask the network first (the instance
+        metadata, once per refresh) is asked on a thread, not on the event loop."""
+        source = self.credentials
+        if isinstance(source, CredentialChain):
+            known = source.peek()
+            if known is not None:
+                return known
+        return await asyncio.to_thread(source.require)
+
+    def _steps(
+        self,
+        service: Service,
+        action: str,
+        params: Mapping[str, Any],
+        region: str | None,
+        deadline: DeadlineLike,
+        signed: bool,
+        retry_sent: bool,
+        gone_is_done: bool,
+        credentials: Callable[[], Credentials],
+    ) -> Generator[_Step, Answer | None, Reply]:
+        """The attempts of one call and the pauses between them, apart from any I/O: it
+        yields what to send (and is resumed with the answer, or has the connection's
+        failure thrown in) or how long to wait, and returns the reply."""
         endpoint = self.resolver.resolve(service.name, region)
         limit = as_deadline(deadline)
         attempt = 0
         uncertain = False
         while True:
             attempt += 1
-            self.pacer.wait(service.name, action, limit.at)
+            wait = self.pacer.reserve(service.name, action, limit.at)
+            if wait:
+                yield _Pause(wait, pacing=True)
             try:
-                return self._attempt(
-                    endpoint, service, action, params, region, limit, signed, attempt
+                return (
+                    yield from self._attempt(
+                        endpoint,
+                        service,
+                        action,
+                        params,
+                        region,
+                        limit,
+                        signed,
+                        attempt,
+                        credentials,
+                    )
                 )
             except CallCancelledError:
                 raise
@@ -308,7 +482,7 @@ class Transport:
                     raise
                 uncertain = uncertain or exc.possibly_sent
                 last = exc
-            self.backoff(attempt, deadline, last)
+            yield _Pause(self._backoff_delay(attempt, deadline, last))
 
     def _attempt(
         self,
@@ -320,7 +494,8 @@ class Transport:
         deadline: Deadline,
         signed: bool,
         attempt: int,
-    ) -> Reply:
+        credentials_of: Callable[[], Credentials],
+    ) -> Generator[_Step, Answer | None, Reply]:
         if deadline.cancelled():
             # Checked last before sending: the caller has gone, so this call would create
             # something nobody receives.
@@ -338,7 +513,7 @@ class Transport:
                 )
             read_timeout = min(read_timeout, remaining)
             connect_timeout = min(connect_timeout, remaining)
-        credentials = self.credentials.require() if signed else None
+        credentials = credentials_of() if signed else None
         prepared = build_request(
             endpoint=endpoint,
             service=service,
@@ -352,17 +527,8 @@ class Transport:
         secrets = _secrets_of(params, credentials, prepared)
         log.debug("%s -> %s (attempt %d)", action, endpoint.host_header, attempt)
         try:
-            pool = self.pool(endpoint)
-        except ValueError as exc:  # a proxy URL in the environment that cannot be used
-            raise TransportError(
-                "ClientNetworkError", f"HTTPS_PROXY: {exc}", possibly_sent=False, action=action
-            ) from None
-        try:
-            answer = pool.post(
-                prepared.headers,
-                prepared.body,
-                connect_timeout=connect_timeout,
-                read_timeout=read_timeout,
+            answer = yield _Send(
+                endpoint, prepared.headers, prepared.body, connect_timeout, read_timeout
             )
         except ConnectError as exc:
             code = "ClientNetworkError"
@@ -371,6 +537,7 @@ class Transport:
             raise TransportError(
                 "ClientNetworkError", str(exc), possibly_sent=True, action=action
             ) from None
+        assert answer is not None
         return self._parse(answer, endpoint, action, secrets)
 
     @staticmethod

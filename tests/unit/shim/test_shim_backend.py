@@ -28,7 +28,7 @@ from tests.support.storage_server import StorageServer
 SHIM = Path(__file__).resolve().parents[3] / "shim" / "tencentcloud_secrets_shim"
 SHIM_LOGGER = "tencentcloud_secrets_shim.backend"
 
-Run = Callable[[], logical.Response | None]
+Run = Callable[[], logical.Response | logical.Awaiting | None]
 
 
 class _Engine:
@@ -131,6 +131,70 @@ def test_an_inline_request_is_routed_once_and_rerun_on_a_worker_when_it_would_bl
     loop_thread = threading.get_ident()  # asyncio.run ran the loop on this thread
     assert threads[0] == loop_thread
     assert threads[1] != loop_thread
+
+
+@pytest.mark.parametrize("inline", [True, False])
+def test_what_a_request_awaits_is_finished_on_the_loop_from_either_thread(
+    pool: concurrent.futures.ThreadPoolExecutor, inline: bool
+) -> None:
+    """A handler that hands back ``Awaiting`` (inline, or from a worker) is answered with what
+    ``finish`` returns, awaited on the loop's own thread; its failures are answered as the
+    handler's would be."""
+    ran: list[int] = []
+    finished: list[int] = []
+
+    async def finish() -> logical.Response:
+        await asyncio.sleep(0)
+        finished.append(threading.get_ident())
+        return logical.Response(data={"answer": 42})
+
+    def run() -> logical.Awaiting:
+        ran.append(threading.get_ident())
+        return logical.Awaiting(finish)
+
+    reply = _handle(_Engine(run, inline=inline), pool)
+    assert json.loads(reply.response.data) == {"answer": 42}
+    loop_thread = threading.get_ident()
+    assert finished == [loop_thread]
+    assert (ran == [loop_thread]) is inline
+
+    async def refuse() -> logical.Response:
+        raise logical.CodedError(502, "the cloud said no")
+
+    reply = _handle(_Engine(lambda: logical.Awaiting(refuse), inline=inline), pool)
+    assert (reply.err.err_code, reply.err.err_msg) == (502, "the cloud said no")
+
+
+def test_a_cancelled_request_stops_what_it_awaits(
+    pool: concurrent.futures.ThreadPoolExecutor,
+) -> None:
+    """Vault resets the stream: the task is cancelled, and so is the engine's awaited I/O (no
+    reply, nothing left running)."""
+    started = asyncio.Event()
+    outcome: list[str] = []
+
+    async def finish() -> logical.Response:
+        started.set()
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            outcome.append("cancelled")
+            raise
+        return logical.Response()
+
+    engine = _Engine(lambda: logical.Awaiting(finish), inline=True)
+    stream = _Stream(pb.HandleRequestArgs(request=_request()))
+
+    async def scenario() -> None:
+        task = asyncio.create_task(_service(engine, pool).HandleRequest(stream))  # type: ignore[arg-type]
+        await started.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(scenario())
+    assert outcome == ["cancelled"]
+    assert stream.sent == []
 
 
 def test_an_inline_request_that_reads_from_vault_is_answered_on_the_loop(

@@ -7,6 +7,8 @@ as it does in production; a raw socket server plays the misbehaving peer.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -22,9 +24,11 @@ from tencentcloud_secrets.tencentcloud import (
     TencentCloudClient,
     TransportError,
 )
+from tencentcloud_secrets.tencentcloud.async_connections import AsyncConnectionPool
 from tencentcloud_secrets.tencentcloud.connections import (
     IDLE_SECONDS,
     MAX_ANSWER_BYTES,
+    Answer,
     ConnectionPool,
     ExchangeError,
     Proxy,
@@ -32,7 +36,7 @@ from tencentcloud_secrets.tencentcloud.connections import (
 )
 from tencentcloud_secrets.tencentcloud.endpoints import Endpoint
 from tencentcloud_secrets.tencentcloud.models_cam import GetUserRequest
-from tencentcloud_secrets.tencentcloud.transport import RetryPolicy
+from tencentcloud_secrets.tencentcloud.transport import STS, RetryPolicy
 
 HEADERS = {"Host": "127.0.0.1", "Content-Type": "application/json"}
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: application/json\r\n\r\n{}"
@@ -308,5 +312,171 @@ def test_a_connection_lost_mid_answer_is_possibly_sent() -> None:
             client.cam.get_user(GetUserRequest("u"))
         assert info.value.possibly_sent is True
         assert "connection lost" in str(info.value)
+    finally:
+        server.close()
+
+
+# --- the same connections from the event loop ---------------------------------------------------
+
+
+async def _async_post(pool: AsyncConnectionPool, *, read_timeout: float = 2) -> Answer:
+    return await pool.post(HEADERS, b"{}", connect_timeout=2, read_timeout=read_timeout)
+
+
+def _async_pool(server: RawServer) -> AsyncConnectionPool:
+    return AsyncConnectionPool(Endpoint("http", "127.0.0.1", server.port), context=None)
+
+
+def test_calls_from_the_loop_reach_the_api_through_the_proxy_on_one_connection(
+    proxied: tuple[RunningEmulator, Path],
+) -> None:
+    """Signed STS calls awaited on the event loop, through the CONNECT proxy and TLS, by name:
+    five calls, one tunnel and one handshake."""
+    emu, ca = proxied
+    emu.emulator.requests.clear()
+    environ = {"HTTPS_PROXY": emu.proxy_url, "SSL_CERT_FILE": str(ca)}
+
+    async def five_calls(client: TencentCloudClient) -> list[str | None]:
+        ids = []
+        for _ in range(5):
+            reply = await client.transport.call_async(
+                STS, "GetCallerIdentity", {}, region="ap-guangzhou"
+            )
+            ids.append(reply.request_id)
+        return ids
+
+    with _client(emu, environ) as client:
+        ids = asyncio.run(five_calls(client))
+        pool = client.transport.async_pool(Endpoint("https", "sts.tencentcloudapi.com"))
+        assert pool.proxy is not None
+        assert (pool.opened, pool.idle_count()) == (1, 1)
+    assert len(set(ids)) == 5
+    logged = emu.requests("GetCallerIdentity")
+    assert len(logged) == 5
+    assert {entry["headers"]["host"] for entry in logged} == {"sts.tencentcloudapi.com"}
+
+
+def test_from_the_loop_an_untrusted_certificate_is_refused_before_anything_is_sent(
+    proxied: tuple[RunningEmulator, Path],
+) -> None:
+    emu, _ = proxied
+    emu.emulator.requests.clear()
+    client = _client(emu, {"HTTPS_PROXY": emu.proxy_url})  # certifi's bundle only
+    with client, pytest.raises(TransportError) as info:
+        asyncio.run(
+            client.transport.call_async(STS, "GetCallerIdentity", {}, region="ap-guangzhou")
+        )
+    assert info.value.possibly_sent is False
+    assert "not trusted" in str(info.value)
+    assert emu.requests() == []
+
+
+def test_from_the_loop_closed_idle_connections_are_replaced_and_open_ones_reused() -> None:
+    closing = RawServer(lambda n: (OK, True))
+    keeping = RawServer(lambda n: (OK, False))
+
+    async def three(pool: AsyncConnectionPool, server: RawServer) -> None:
+        for _ in range(3):
+            assert (await _async_post(pool)).body == b"{}"
+            if server is closing:
+                assert await asyncio.to_thread(server.closed.acquire, True, 5)
+                await asyncio.sleep(0.05)  # the end of file reaches the loop
+
+    try:
+        pool = _async_pool(closing)
+        asyncio.run(three(pool, closing))
+        assert (pool.opened, closing.requests) == (3, 3)
+        pool = _async_pool(keeping)
+        asyncio.run(three(pool, keeping))
+        assert (pool.opened, pool.idle_count(), keeping.connections) == (1, 1, 1)
+        # Another loop cannot use the first one's connections: it opens its own.
+        asyncio.run(three(pool, keeping))
+        assert (pool.opened, keeping.connections) == (2, 2)
+    finally:
+        closing.close()
+        keeping.close()
+
+
+def test_from_the_loop_answers_are_bounded_and_lost_ones_are_errors() -> None:
+    huge = f"HTTP/1.1 200 OK\r\nContent-Length: {MAX_ANSWER_BYTES + 1}\r\n\r\n".encode()
+    servers = {
+        "too long": RawServer(lambda n: (huge + b"x" * 1024, True)),
+        "mid-answer": RawServer(lambda n: (b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n{", True)),
+        "not HTTP/1.1": RawServer(lambda n: (b"SSH-2.0-OpenSSH\r\n\r\n", True)),
+    }
+    try:
+        for message, server in servers.items():
+            pool = _async_pool(server)
+            with pytest.raises(ExchangeError, match=message):
+                asyncio.run(_async_post(pool))
+            assert pool.idle_count() == 0
+    finally:
+        for server in servers.values():
+            server.close()
+
+
+def test_a_call_cancelled_or_timed_out_on_the_loop_closes_its_connection() -> None:
+    """The answer may still come: the connection it would arrive on is never reused."""
+    answer = threading.Event()
+
+    def script(n: int) -> tuple[bytes, bool]:
+        if n < 2:
+            answer.wait(10)
+        return OK, False
+
+    server = RawServer(script)
+
+    async def scenario(pool: AsyncConnectionPool) -> None:
+        with pytest.raises(ExchangeError, match="no answer"):
+            await _async_post(pool, read_timeout=0.2)
+        call = asyncio.create_task(_async_post(pool))
+        await asyncio.sleep(0.2)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        assert pool.idle_count() == 0
+        answer.set()
+        assert (await _async_post(pool)).body == b"{}"
+
+    try:
+        pool = _async_pool(server)
+        asyncio.run(scenario(pool))
+        assert (pool.opened, server.connections) == (3, 3)
+    finally:
+        answer.set()
+        server.close()
+
+
+def test_calls_from_the_loop_are_retried_like_blocking_ones() -> None:
+    """A throttled answer, then a success: the same attempts and backoff as ``call``."""
+    throttled = json.dumps(
+        {
+            "Response": {
+                "Error": {"Code": "RequestLimitExceeded", "Message": "slow"},
+                "RequestId": "r-1",
+            }
+        }
+    ).encode()
+    ok = json.dumps({"Response": {"RequestId": "r-2"}}).encode()
+
+    def script(n: int) -> tuple[bytes, bool]:
+        body = throttled if n == 0 else ok
+        return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body), False
+
+    server = RawServer(script)
+    endpoint = Endpoint("http", "127.0.0.1", server.port)
+    client = TencentCloudClient(
+        Credentials("AKIDx", "y" * 32),
+        endpoints=EndpointResolver(overrides={"sts": endpoint}),
+        retry=RetryPolicy(max_attempts=2, base_delay=0.01),
+        environ={},
+    )
+    try:
+        with client:
+            reply = asyncio.run(
+                client.transport.call_async(STS, "GetCallerIdentity", {}, region="ap-guangzhou")
+            )
+        assert reply.request_id == "r-2"
+        assert server.requests == 2
     finally:
         server.close()
