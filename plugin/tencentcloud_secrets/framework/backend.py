@@ -289,10 +289,7 @@ class Backend:
         except _ERRORS_TO_PASS_ON:
             raise
         except Exception:
-            logger.exception(
-                "%s on %r failed (request id %s)", request.operation, request.path, request.id
-            )
-            raise InternalError(request.id) from None
+            raise Backend._unexpected(request) from None
 
     @staticmethod
     def _guarded(request: logical.Request, call: Callable[[], _T]) -> _T:
@@ -308,10 +305,15 @@ class Backend:
         except _ERRORS_TO_PASS_ON:
             raise
         except Exception:
-            logger.exception(
-                "%s on %r failed (request id %s)", request.operation, request.path, request.id
-            )
-            raise InternalError(request.id) from None
+            raise Backend._unexpected(request) from None
+
+    @staticmethod
+    def _unexpected(request: logical.Request) -> InternalError:
+        """Log the exception being handled, with its traceback; what Vault is told instead."""
+        logger.exception(
+            "%s on %r failed (request id %s)", request.operation, request.path, request.id
+        )
+        return InternalError(request.id)
 
     def _lease_secret(self, request: logical.Request) -> Secret | None:
         """The secret type named in the lease's internal data, if this backend has it."""

@@ -23,6 +23,7 @@ from .connections import (
     MAX_ANSWER_BYTES,
     MAX_IDLE,
     Answer,
+    EndpointPool,
     Proxy,
     connect_error,
     exchange_error,
@@ -98,7 +99,7 @@ class _Connection(asyncio.Protocol):
             self.transport.close()
 
 
-class AsyncConnectionPool:
+class AsyncConnectionPool(EndpointPool):
     """Keep-alive connections to one endpoint for coroutines of one event loop; idle ones are
     reused last-in first-out, as ``ConnectionPool`` does."""
 
@@ -110,16 +111,9 @@ class AsyncConnectionPool:
         proxy: Proxy | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if endpoint.scheme == "https" and context is None:
-            raise ValueError("an https endpoint needs a TLS context")
-        self.endpoint = endpoint
-        self.proxy = proxy
-        self._context = context
-        self._clock = clock
+        super().__init__(endpoint, context=context, proxy=proxy, clock=clock)
         self._idle: list[tuple[_Connection, float]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._closed = False
-        self.opened = 0  # connections opened so far, for tests and tuning
 
     def close(self) -> None:
         """Close the idle connections (those in use close when their call ends)."""

@@ -216,9 +216,8 @@ def _stale(conn: Http11Connection) -> bool:
         return True
 
 
-class ConnectionPool:
-    """Keep-alive connections to one endpoint; thread-safe. Idle connections are reused
-    last-in first-out, so a quiet period lets the oldest ones age out."""
+class EndpointPool:
+    """What every pool of connections to one endpoint knows: where and how it connects."""
 
     def __init__(
         self,
@@ -234,10 +233,25 @@ class ConnectionPool:
         self.proxy = proxy
         self._context = context
         self._clock = clock
-        self._idle: list[tuple[Http11Connection, float]] = []
-        self._lock = threading.Lock()
         self._closed = False
         self.opened = 0  # connections opened so far: how well reuse works, for tests and tuning
+
+
+class ConnectionPool(EndpointPool):
+    """Keep-alive connections to one endpoint; thread-safe. Idle connections are reused
+    last-in first-out, so a quiet period lets the oldest ones age out."""
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        *,
+        context: ssl.SSLContext | None,
+        proxy: Proxy | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(endpoint, context=context, proxy=proxy, clock=clock)
+        self._idle: list[tuple[Http11Connection, float]] = []
+        self._lock = threading.Lock()
 
     def close(self) -> None:
         with self._lock:

@@ -136,6 +136,16 @@ class _Pause:
 _Step = _Send | _Pause
 
 
+def _advance(
+    steps: Generator[_Step, Answer | None, Reply], answer: Answer | None, failure: Exception | None
+) -> _Step | Reply:
+    """The next step of a call, given the last one's answer or failure; the reply at the end."""
+    try:
+        return steps.send(answer) if failure is None else steps.throw(failure)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+
+
 def _known(credentials: Credentials | None) -> Credentials:
     assert credentials is not None
     return credentials
@@ -351,10 +361,9 @@ class Transport:
         answer: Answer | None = None
         failure: Exception | None = None
         while True:
-            try:
-                step = steps.send(answer) if failure is None else steps.throw(failure)
-            except StopIteration as done:
-                return done.value  # type: ignore[no-any-return]
+            step = _advance(steps, answer, failure)
+            if isinstance(step, Reply):
+                return step
             answer = failure = None
             if isinstance(step, _Pause):
                 (self.pacer.pause if step.pacing else self._sleep)(step.seconds)
@@ -399,10 +408,9 @@ class Transport:
         answer: Answer | None = None
         failure: Exception | None = None
         while True:
-            try:
-                step = steps.send(answer) if failure is None else steps.throw(failure)
-            except StopIteration as done:
-                return done.value  # type: ignore[no-any-return]
+            step = _advance(steps, answer, failure)
+            if isinstance(step, Reply):
+                return step
             answer = failure = None
             if isinstance(step, _Pause):
                 await asyncio.sleep(step.seconds)
