@@ -23,6 +23,7 @@ from .connections import (
     MAX_ANSWER_BYTES,
     MAX_IDLE,
     Answer,
+    ConnectError,
     EndpointPool,
     Proxy,
     connect_error,
@@ -32,6 +33,11 @@ from .endpoints import Endpoint
 from .http11 import AnswerReader, ProtocolError, Reading, check_tunnel, connect_head, request_head
 
 T = TypeVar("T")
+
+# Calls in flight per endpoint at most: as many as a mount had worker threads when each call
+# held one. A burst beyond it waits for a connection to come back (within the call's connect
+# timeout) instead of opening one connection, and one TLS handshake, per request.
+MAX_OPEN = 128
 
 
 class _Connection(asyncio.Protocol):
@@ -110,10 +116,13 @@ class AsyncConnectionPool(EndpointPool):
         context: ssl.SSLContext | None,
         proxy: Proxy | None = None,
         clock: Callable[[], float] = time.monotonic,
+        max_open: int = MAX_OPEN,
     ) -> None:
         super().__init__(endpoint, context=context, proxy=proxy, clock=clock)
         self._idle: list[tuple[_Connection, float]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._max_open = max_open
+        self._slots = asyncio.Semaphore(max_open)
 
     def close(self) -> None:
         """Close the idle connections (those in use close when their call ends)."""
@@ -140,6 +149,24 @@ class AsyncConnectionPool(EndpointPool):
         """Send one POST to ``/`` and read its answer; ``headers`` must include ``Host``.
         Cancelled, the call closes its connection: an answer may still be on its way."""
         head = request_head("POST", "/", {**headers, "Content-Length": str(len(body))})
+        self._bind()
+        if self._slots.locked():
+            try:
+                async with asyncio.timeout(connect_timeout):
+                    await self._slots.acquire()
+            except TimeoutError:
+                where = self.endpoint.host_header
+                raise ConnectError(f"no connection to {where} came free in time") from None
+        else:
+            await self._slots.acquire()
+        try:
+            return await self._post(head, body, connect_timeout, read_timeout)
+        finally:
+            self._slots.release()
+
+    async def _post(
+        self, head: bytes, body: bytes, connect_timeout: float, read_timeout: float
+    ) -> Answer:
         conn = self._reuse()
         if conn is None:
             conn = await self._open(connect_timeout)
@@ -156,12 +183,15 @@ class AsyncConnectionPool(EndpointPool):
         self._keep(conn)
         return Answer(status, data)
 
-    def _reuse(self) -> _Connection | None:
+    def _bind(self) -> None:
         loop = asyncio.get_running_loop()
         if self._loop is not loop:
             # Connections of another loop (one that has ended) cannot be used from this one.
             self._idle = []
+            self._slots = asyncio.Semaphore(self._max_open)
             self._loop = loop
+
+    def _reuse(self) -> _Connection | None:
         now = self._clock()
         while self._idle:
             conn, since = self._idle.pop()

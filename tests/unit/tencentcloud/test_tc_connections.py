@@ -29,6 +29,7 @@ from tencentcloud_secrets.tencentcloud.connections import (
     IDLE_SECONDS,
     MAX_ANSWER_BYTES,
     Answer,
+    ConnectError,
     ConnectionPool,
     ExchangeError,
     Proxy,
@@ -479,4 +480,39 @@ def test_calls_from_the_loop_are_retried_like_blocking_ones() -> None:
         assert reply.request_id == "r-2"
         assert server.requests == 2
     finally:
+        server.close()
+
+
+def test_calls_from_the_loop_beyond_the_bound_wait_for_a_connection() -> None:
+    """A burst larger than the pool's bound shares its connections instead of opening one per
+    call; a call that cannot get one within its connect timeout fails unsent."""
+    release = threading.Event()
+
+    def script(n: int) -> tuple[bytes, bool]:
+        if n == 0:
+            release.wait(10)
+        return OK, False
+
+    server = RawServer(script)
+
+    async def burst(pool: AsyncConnectionPool) -> None:
+        first = asyncio.create_task(_async_post(pool))
+        await asyncio.sleep(0.1)
+        with pytest.raises(ConnectError, match="came free"):
+            await pool.post(HEADERS, b"{}", connect_timeout=0.2, read_timeout=2)
+        waiting = [asyncio.create_task(_async_post(pool)) for _ in range(4)]
+        await asyncio.sleep(0.1)
+        assert not any(task.done() for task in waiting)
+        release.set()
+        answers = await asyncio.gather(first, *waiting)
+        assert {answer.body for answer in answers} == {b"{}"}
+
+    try:
+        pool = AsyncConnectionPool(
+            Endpoint("http", "127.0.0.1", server.port), context=None, max_open=1
+        )
+        asyncio.run(burst(pool))
+        assert (server.connections, server.requests) == (1, 5)
+    finally:
+        release.set()
         server.close()
