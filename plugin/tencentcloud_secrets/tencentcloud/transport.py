@@ -14,6 +14,7 @@ secret the call knew about.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
@@ -394,6 +395,13 @@ class Transport:
         waiting while the answer is on its way. Cancelled, the attempt in flight is
         abandoned and its connection closed."""
         credentials = await self._credentials_now() if signed else None
+        endpoint = self.resolver.resolve(service.name, region)
+        if endpoint not in self._async_pools:
+            # The first call to an endpoint reads the environment and may load the CA bundle
+            # (milliseconds of file I/O): on a thread, not on the loop. A failure here comes
+            # back, worded, from the first attempt.
+            with contextlib.suppress(ConnectError):
+                await asyncio.to_thread(self.async_pool, endpoint)
         steps = self._steps(
             service,
             action,

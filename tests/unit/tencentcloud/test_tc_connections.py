@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import ssl
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ from tencentcloud_secrets.tencentcloud import (
     TencentCloudClient,
     TransportError,
 )
+from tencentcloud_secrets.tencentcloud import transport as transport_module
 from tencentcloud_secrets.tencentcloud.async_connections import AsyncConnectionPool
 from tencentcloud_secrets.tencentcloud.connections import (
     IDLE_SECONDS,
@@ -34,6 +36,7 @@ from tencentcloud_secrets.tencentcloud.connections import (
     ExchangeError,
     Proxy,
     ProxyRules,
+    trust_context,
 )
 from tencentcloud_secrets.tencentcloud.endpoints import Endpoint
 from tencentcloud_secrets.tencentcloud.models_cam import GetUserRequest
@@ -516,3 +519,29 @@ def test_calls_from_the_loop_beyond_the_bound_wait_for_a_connection() -> None:
     finally:
         release.set()
         server.close()
+
+
+def test_the_ca_bundle_is_loaded_off_the_loop(
+    proxied: tuple[RunningEmulator, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first call to an https endpoint reads the CA bundle from disk: on a thread, so the
+    loop (every mount's requests) never waits for the file system."""
+    emu, ca = proxied
+    loaded_on: list[int] = []
+    load = trust_context
+
+    def recording(environ: Mapping[str, str] | None = None) -> ssl.SSLContext:
+        loaded_on.append(threading.get_ident())
+        return load(environ)
+
+    monkeypatch.setattr(transport_module, "trust_context", recording)
+
+    async def call(client: TencentCloudClient) -> int:
+        await client.transport.call_async(STS, "GetCallerIdentity", {}, region="ap-guangzhou")
+        return threading.get_ident()
+
+    environ = {"HTTPS_PROXY": emu.proxy_url, "SSL_CERT_FILE": str(ca)}
+    with _client(emu, environ) as client:
+        loop_thread = asyncio.run(call(client))
+    assert len(loaded_on) == 1
+    assert loaded_on[0] != loop_thread
