@@ -187,7 +187,7 @@ def test_a_cancelled_request_stops_what_it_awaits(
 
     async def scenario() -> None:
         task = asyncio.create_task(_service(engine, pool).HandleRequest(stream))  # type: ignore[arg-type]
-        await started.wait()
+        await asyncio.wait_for(started.wait(), 5)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
