@@ -42,11 +42,15 @@ def _text(internal: dict[str, Any], key: str) -> str:
     return str(value)
 
 
+def _kind(internal: Mapping[str, Any]) -> Any:
+    """The lease's credential type (``role_type`` in leases of the original plugin)."""
+    return internal.get("credential_type") or internal.get("role_type")
+
+
 def _expires_alone(internal: Mapping[str, Any]) -> bool:
     """Whether the lease is of STS credentials, which cannot be revoked early: revoking it
     calls nothing and writes nothing (so the framework may answer it on the event loop)."""
-    kind = internal.get("credential_type") or internal.get("role_type")
-    return kind not in (CAM_USER, "cam")
+    return _kind(internal) not in (CAM_USER, "cam")
 
 
 class Leases:
@@ -78,7 +82,7 @@ class Leases:
         internal = request.secret.internal_data
         if _expires_alone(internal):
             return None  # STS credentials expire by themselves
-        kind = internal.get("credential_type") or internal.get("role_type")
+        kind = _kind(internal)
         username = _text(internal, "username")
         client = self._backend.client(request.storage)
         deadline = self._backend.cloud_deadline(request)

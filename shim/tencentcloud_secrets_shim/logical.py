@@ -251,15 +251,21 @@ class WouldBlock(Exception):
         self.pending = pending
 
 
+def on_event_loop() -> bool:
+    """Whether the caller runs on an event loop's thread (the shim's: an inline request)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 def leave_event_loop() -> None:
     """Raise ``WouldBlock`` when called on the shim's event loop: what the caller does next
     blocks (a cloud call made the blocking way), so the request must run on a worker thread.
     Called before the request has changed anything, it costs one run of what came before."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return
-    raise WouldBlock()
+    if on_event_loop():
+        raise WouldBlock()
 
 
 # --- storage and system view -----------------------------------------------------------

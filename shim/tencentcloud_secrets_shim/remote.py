@@ -88,14 +88,6 @@ class BrokerTarget:
     ssl: ssl.SSLContext | None
 
 
-def _loop_running() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
-
-
 class MountConnections:
     """One mount's brokered connections, one per calling thread, closed together."""
 
@@ -112,7 +104,7 @@ class MountConnections:
         self._changes_lock = threading.Lock()
 
     def call(self, method: str, request: Message, reply_type: type[M]) -> M:
-        if _loop_running():
+        if logical.on_event_loop():
             return self._on_loop(method, request, reply_type)
         if method in READS:
             return self._call(method, request, reply_type)

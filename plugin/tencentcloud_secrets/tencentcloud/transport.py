@@ -352,6 +352,7 @@ class Transport:
             service,
             action,
             params,
+            self.resolver.resolve(service.name, region),
             region,
             deadline,
             signed,
@@ -406,6 +407,7 @@ class Transport:
             service,
             action,
             params,
+            endpoint,
             region,
             deadline,
             signed,
@@ -448,6 +450,7 @@ class Transport:
         service: Service,
         action: str,
         params: Mapping[str, Any],
+        endpoint: Endpoint,
         region: str | None,
         deadline: DeadlineLike,
         signed: bool,
@@ -458,7 +461,6 @@ class Transport:
         """The attempts of one call and the pauses between them, apart from any I/O: it
         yields what to send (and is resumed with the answer, or has the connection's
         failure thrown in) or how long to wait, and returns the reply."""
-        endpoint = self.resolver.resolve(service.name, region)
         limit = as_deadline(deadline)
         attempt = 0
         uncertain = False
