@@ -53,7 +53,7 @@ class AnswerReader:
         self._buffer = bytearray()
         self._pos = 0
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes | memoryview) -> None:
         if self._pos:
             del self._buffer[: self._pos]
             self._pos = 0

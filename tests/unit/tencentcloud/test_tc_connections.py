@@ -26,7 +26,7 @@ from tencentcloud_secrets.tencentcloud import (
     TransportError,
 )
 from tencentcloud_secrets.tencentcloud import transport as transport_module
-from tencentcloud_secrets.tencentcloud.async_connections import AsyncConnectionPool
+from tencentcloud_secrets.tencentcloud.async_connections import READ_SIZE, AsyncConnectionPool
 from tencentcloud_secrets.tencentcloud.connections import (
     IDLE_SECONDS,
     MAX_ANSWER_BYTES,
@@ -399,6 +399,29 @@ def test_from_the_loop_closed_idle_connections_are_replaced_and_open_ones_reused
     finally:
         closing.close()
         keeping.close()
+
+
+def test_from_the_loop_an_answer_many_reads_long_is_read_whole_and_the_next_one_apart() -> None:
+    """Each read lands in the connection's one buffer: an answer several times its size comes
+    whole, byte for byte, and the answer after it on the same connection is its own."""
+    bodies = [bytes(range(256)) * (3 * READ_SIZE // 256) + b"tail", b'{"second": true}']
+
+    def script(n: int) -> tuple[bytes, bool]:
+        body = bodies[n]
+        return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body, False
+
+    server = RawServer(script)
+
+    async def two(pool: AsyncConnectionPool) -> list[Answer]:
+        return [await _async_post(pool), await _async_post(pool)]
+
+    try:
+        pool = _async_pool(server)
+        answers = asyncio.run(two(pool))
+        assert [a.body for a in answers] == bodies
+        assert (pool.opened, server.connections) == (1, 1)
+    finally:
+        server.close()
 
 
 def test_from_the_loop_answers_are_bounded_and_lost_ones_are_errors() -> None:
