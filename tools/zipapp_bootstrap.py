@@ -32,6 +32,14 @@ unpacked afresh; a root that fails, or a read-only directory that fails, stops t
 message saying why. Vault may start several plugin processes at once: each unpacks into a
 directory of its own and renames it to the build's name; the first rename wins and the others
 use its directory. The record is the last file written, so a directory with one is complete.
+
+Each process holds a shared lock (``flock``) on its build's record for as long as it runs, taken
+before the tree is checked. After an upgrade the earlier build's copy would otherwise stay
+behind: every start removes, under the root, the copies of other builds that no process holds
+(it takes their record's lock exclusively, renames the copy out of the build's name, then
+deletes it). Only copies this user owns whose record says they are held this way are removed;
+copies unpacked by a build from before the locks, ``*.rejected`` and the read-only directory
+are left alone.
 """
 
 # No `from __future__ import annotations`: it imports a module too.
@@ -54,6 +62,9 @@ MANIFEST = "unbuilt"
 
 PAYLOAD = "payload.zip"
 MARKER = ".unpacked"
+# The record's last field in builds whose processes lock their copy (see above).
+HELD = "held"
+REMOVING = ".removing"
 UNPACK_TO = "--unpack-to"
 # The zip format's records, as far as this reader needs them (PKWARE's APPNOTE.TXT, 4.3).
 _END_RECORD = b"PK\x05\x06"  # end of central directory: entries, size, offset
@@ -69,6 +80,12 @@ _STORED, _DEFLATED = 0, 8
 _S_IFMT, _S_IFDIR, _S_IFREG, _S_ISVTX = 0o170000, 0o040000, 0o100000, 0o1000
 _GROUP_OTHER_WRITE = 0o022
 _EUID = os.geteuid()
+# A record is opened without following a link and without waiting (a FIFO would block open).
+_OPEN_RECORD = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+
+
+# The lock on this process's copy: open for the life of the process, never closed.
+_held_fd = -1
 
 
 class UnpackError(Exception):
@@ -242,7 +259,7 @@ def _read_record(top: str) -> "Any":
     and mode pass ``_check_owner``: it is unmarshalled, which is safe only for trusted data."""
     path = os.path.join(top, MARKER)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        fd = os.open(path, _OPEN_RECORD)
     except FileNotFoundError:
         raise UntrustedError(f"{top} is incomplete (no {MARKER})") from None
     except OSError as exc:
@@ -270,9 +287,9 @@ def check_tree(top: str, st: "os.stat_result", precise: bool) -> None:
         raise UntrustedError(f"{top} is not a directory (a symbolic link?)")
     _check_owner(top, st)
     record = _read_record(top)
-    if not (isinstance(record, tuple) and len(record) == 4):
+    if not (isinstance(record, tuple) and len(record) == 5):
         raise UntrustedError(f"{top}/{MARKER} is not a record this version writes")
-    build, manifest, was_precise, then = record
+    build, manifest, was_precise, then, _ = record
     if (build, manifest) != (BUILD_ID, MANIFEST):
         raise UntrustedError(f"{top} holds another build (manifest {str(manifest)[:12]})")
     if was_precise != precise:
@@ -408,17 +425,143 @@ def unpack(loader: "Any", target: str, shared: bool = False) -> None:
         written = [(member.name, digests[member.name], member.executable) for member in files]
         if manifest_digest(written) != MANIFEST:
             raise UnpackError(f"{PAYLOAD} does not match the manifest recorded at build time")
-        record = marshal.dumps((BUILD_ID, MANIFEST, not shared, survey(scratch, not shared)))
+        table = survey(scratch, not shared)
+        record = marshal.dumps((BUILD_ID, MANIFEST, not shared, table, HELD))
         write_file(os.path.join(scratch, MARKER), record, 0o644 if shared else 0o600)
+        # Held before it takes the build's name, so no other start can remove it meanwhile.
+        held = -1 if shared else _lock(os.path.join(scratch, MARKER))
         try:
-            os.rename(scratch, target)
-        except OSError:
-            # Another start of this build renamed its copy first: use that one (checked next).
-            if not os.path.lexists(target):
-                raise
+            try:
+                os.rename(scratch, target)
+            except OSError:
+                # Another start of this build renamed its copy first: use that one (checked
+                # next).
+                if not os.path.lexists(target):
+                    raise
+            if not shared and not hold(target):
+                raise OSError(f"{target} went away as it was unpacked")
+        finally:
+            if held >= 0:
+                os.close(held)
     finally:
         if os.path.lexists(scratch):
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+# --- holding this build's copy, removing the others' ------------------------------------------
+
+
+def _lock(record: str) -> int:
+    """``record`` opened and locked shared (waiting while a start that removes it holds it)."""
+    import fcntl
+
+    fd = os.open(record, _OPEN_RECORD)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def hold(target: str) -> bool:
+    """Lock ``target``'s record shared for the rest of this process (instead of any copy held
+    before), so no start of another build removes the copy while this process runs from it.
+    False when it has no record, or when the record locked is no longer the one at that path
+    (another start removed or replaced the copy while this one waited)."""
+    global _held_fd
+    record = os.path.join(target, MARKER)
+    try:
+        fd = _lock(record)
+    except OSError:
+        return False
+    try:
+        now = os.lstat(record)
+        locked = os.fstat(fd)
+    except OSError:
+        now = None
+    if now is None or (now.st_dev, now.st_ino) != (locked.st_dev, locked.st_ino):
+        os.close(fd)
+        return False
+    if _held_fd >= 0:
+        os.close(_held_fd)
+    _held_fd = fd
+    return True
+
+
+def remove_unused(root: str) -> None:
+    """Remove the copies of other builds under ``root`` that no process holds, and what an
+    interrupted removal left. Anything that goes wrong leaves the copy where it is."""
+    with os.scandir(root) as entries:
+        names = [entry.name for entry in entries]
+    for name in names:
+        path = os.path.join(root, name)
+        if name.endswith(REMOVING):
+            _remove_tree(path)
+        elif name != BUILD_ID and len(name) == len(BUILD_ID) and not name.strip("0123456789abcdef"):
+            _remove_if_unused(path)
+
+
+def _remove_if_unused(path: str) -> None:
+    import fcntl
+
+    try:
+        st = os.lstat(path)
+        if st.st_mode & _S_IFMT != _S_IFDIR or st.st_uid != _EUID:
+            return
+        record = _read_record(path)
+    except (UntrustedError, OSError):
+        return
+    if not (isinstance(record, tuple) and len(record) == 5 and record[4] == HELD):
+        return  # a build from before the locks: a process running it would not show
+    marker = os.path.join(path, MARKER)
+    doomed = f"{path}.{os.getpid()}-{os.urandom(4).hex()}{REMOVING}"
+    try:
+        fd = os.open(marker, _OPEN_RECORD)
+    except OSError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if os.lstat(marker).st_ino != os.fstat(fd).st_ino:
+            return
+        # Out of the build's name first: a start of that build now unpacks afresh instead of
+        # finding half a tree.
+        os.rename(path, doomed)
+    except OSError:  # BlockingIOError: a process runs that build
+        return
+    finally:
+        os.close(fd)
+    _remove_tree(doomed)
+    print(f"{APP_NAME}: removed {path}, an earlier build no process runs", file=sys.stderr)
+
+
+def _remove_tree(top: str) -> None:
+    """Delete ``top`` and everything under it, following no symbolic link; stop quietly at
+    the first failure (another start may be removing it too)."""
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+    def clear(dir_fd: int) -> None:
+        with os.scandir(dir_fd) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    fd = os.open(entry.name, flags, dir_fd=dir_fd)
+                    try:
+                        clear(fd)
+                    finally:
+                        os.close(fd)
+                    os.rmdir(entry.name, dir_fd=dir_fd)
+                else:
+                    os.unlink(entry.name, dir_fd=dir_fd)
+
+    try:
+        fd = os.open(top, flags)
+        try:
+            clear(fd)
+        finally:
+            os.close(fd)
+        os.rmdir(top)
+    except OSError:
+        return
 
 
 def set_aside(target: str, seen: "os.stat_result") -> None:
@@ -468,10 +611,12 @@ def locate(loader: "Any") -> str:
         root = os.path.realpath(root)
         check_root(root)
         target = os.path.join(root, BUILD_ID)
-        if usable(target):
-            return target
-        unpack(loader, target)
-        check_tree(target, os.lstat(target), precise=True)
+        # Held before it is checked: what passes the check cannot be removed afterwards.
+        held = hold(target)
+        if not (usable(target) and held):
+            unpack(loader, target)
+            check_tree(target, os.lstat(target), precise=True)
+        remove_unused(root)
     except UntrustedError as why:
         raise UnpackError(f"will not run code from {root}: {why}; {hint}") from None
     except OSError as exc:

@@ -7,14 +7,18 @@ to run.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import importlib.util
 import io
+import marshal
 import os
 import pwd
+import shutil
 import stat
 import subprocess
 import sys
+import threading
 import types
 import zipfile
 from pathlib import Path
@@ -45,7 +49,9 @@ def main():
     first = sys.argv[1] if len(sys.argv) > 1 else ""
     kind = "known" if first in {"alpha", "beta", "gamma", "delta", "epsilon"} else "other"
     print(f"fake main: {kind} from {__file__}")
-    print(f"import path: {sys.path[0]}, archive on it: {sys.argv[0] in sys.path}")
+    print(f"import path: {sys.path[0]}, archive on it: {sys.argv[0] in sys.path}", flush=True)
+    if os.environ.get("FAKE_WAIT"):
+        sys.stdin.readline()
     return int(os.environ.get("FAKE_EXIT", "3"))
 """
 
@@ -274,6 +280,145 @@ def test_an_incomplete_directory_is_set_aside_not_used(app: Path, tmp_path: Path
     assert "planted" not in result.stdout
     assert f"{build_dir} is incomplete" in result.stderr
     assert _rejected(tmp_path) == 1
+
+
+# --- earlier builds' copies ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def next_app(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Another build of the fake package (its data changed): an upgrade of ``app``."""
+    root = tmp_path_factory.mktemp("zipapp-next")
+    site = _fake_site_packages(root)
+    (site / "fakeapp" / "data.txt").write_text("the next version\n")
+    output = root / "fakeapp"
+    _build(site, output)
+    return output
+
+
+def _builds(root: Path) -> set[str]:
+    return {path.name for path in root.iterdir()}
+
+
+def _started(app: Path, root: Path) -> subprocess.Popen[str]:
+    """A run of ``app`` that stays up, holding its copy, until its standard input gets a line."""
+    env = {**os.environ, UNPACK_ENV: str(root), "FAKE_WAIT": "1"}
+    run = subprocess.Popen(
+        [str(app)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert run.stdout is not None
+    assert run.stdout.readline().startswith("fake main")  # past the bootstrap
+    return run
+
+
+def _stop(run: subprocess.Popen[str]) -> None:
+    run.communicate("\n", timeout=30)
+    assert run.returncode == 3
+
+
+def test_an_upgrade_removes_the_earlier_builds_copy_once_no_process_runs_it(
+    app: Path, next_app: Path, tmp_path: Path
+) -> None:
+    assert _run(app, tmp_path).returncode == 3
+    (earlier,) = _builds(tmp_path)
+    running = _started(app, tmp_path)
+    try:
+        # The earlier build still runs (a mount pinned to it, or not yet reloaded): kept.
+        result = _run(next_app, tmp_path)
+        assert result.returncode == 3, result.stderr
+        (later,) = _builds(tmp_path) - {earlier}
+        assert _builds(tmp_path) == {earlier, later}
+        assert "removed" not in result.stderr
+    finally:
+        _stop(running)
+    result = _run(next_app, tmp_path)
+    assert result.returncode == 3, result.stderr
+    assert _builds(tmp_path) == {later}
+    assert f"removed {tmp_path / earlier}, an earlier build no process runs" in result.stderr
+    # And the other way round: a start of the earlier build unpacks it again and removes the
+    # later one's copy, which nothing runs now.
+    assert _run(app, tmp_path).returncode == 3
+    assert _builds(tmp_path) == {earlier}
+
+
+def test_a_start_that_waited_while_its_copy_was_removed_does_not_use_it(
+    app: Path, tmp_path: Path
+) -> None:
+    """The lock is taken before the check: a start that waits on it while another start
+    removes the copy finds, once it has the lock, that the record it locked is no longer the
+    one at that path, and so unpacks instead of using what is being deleted."""
+    assert _run(app, tmp_path).returncode == 3
+    target = tmp_path / next(iter(_builds(tmp_path)))
+    record = target / zipapp_bootstrap.MARKER
+    bootstrap = _bootstrap_of(app)
+    remover = os.open(record, os.O_RDONLY)
+    fcntl.flock(remover, fcntl.LOCK_EX)  # what a removing start holds
+    outcome: list[bool] = []
+    waiter = threading.Thread(target=lambda: outcome.append(bootstrap.hold(str(target))))
+    waiter.start()
+    try:
+        _wait_for_a_blocked_lock(record.stat().st_ino)
+        os.rename(target, f"{target}.gone")
+    finally:
+        os.close(remover)
+        waiter.join(30)
+    assert outcome == [False]
+    result = _run(app, tmp_path)
+    assert result.returncode == 3, result.stderr
+    assert (target / zipapp_bootstrap.MARKER).exists()
+
+
+def _wait_for_a_blocked_lock(inode: int) -> None:
+    """Until /proc/locks shows a request waiting on the file with ``inode`` ("->" lines)."""
+    for _ in range(3000):
+        for line in Path("/proc/locks").read_text().splitlines():
+            fields = line.split()
+            if "->" in fields and fields[fields.index("->") + 5].endswith(f":{inode}"):
+                return
+        threading.Event().wait(0.01)
+    raise AssertionError("the start never waited for the lock")
+
+
+def test_copies_of_builds_from_before_the_locks_are_left_alone(
+    app: Path, next_app: Path, tmp_path: Path
+) -> None:
+    """Their processes hold no lock, so nothing shows whether one still runs."""
+    assert _run(app, tmp_path).returncode == 3
+    (earlier,) = _builds(tmp_path)
+    record = tmp_path / earlier / zipapp_bootstrap.MARKER
+    record.write_bytes(marshal.dumps(marshal.loads(record.read_bytes())[:4]))
+    result = _run(next_app, tmp_path)
+    assert result.returncode == 3, result.stderr
+    assert earlier in _builds(tmp_path)
+    assert "removed" not in result.stderr
+
+
+def test_a_link_named_like_a_build_is_left_and_not_followed(app: Path, tmp_path: Path) -> None:
+    root, elsewhere = tmp_path / "root", tmp_path / "elsewhere"
+    assert _run(app, root).returncode == 3
+    # A copy of a real unpacked tree, with its lock-aware record, behind a link in the root.
+    shutil.copytree(_tree(root), elsewhere / "copy")
+    link = root / ("0" * 64)
+    link.symlink_to(elsewhere / "copy")
+    before = _snapshot(elsewhere)
+    assert _run(app, root).returncode == 3
+    assert link.is_symlink()
+    assert _snapshot(elsewhere) == before
+
+
+def test_what_an_interrupted_removal_left_is_removed(app: Path, tmp_path: Path) -> None:
+    leftover = tmp_path / f"{'a' * 64}.123-0a0b0c0d{zipapp_bootstrap.REMOVING}"
+    (leftover / "pkg" / "sub").mkdir(parents=True)
+    (leftover / "pkg" / "sub" / "module.py").write_text("")
+    result = _run(app, tmp_path)
+    assert result.returncode == 3, result.stderr
+    assert not leftover.exists()
+    assert len(_builds(tmp_path)) == 1
 
 
 def test_the_default_place_is_the_user_cache(app: Path, tmp_path: Path) -> None:
