@@ -452,12 +452,19 @@ def unpack(loader: "Any", target: str, shared: bool = False) -> None:
 
 
 def _lock(record: str) -> int:
-    """``record`` opened and locked shared (waiting while a start that removes it holds it)."""
+    """``record`` opened and locked shared (waiting while a start that removes it holds it).
+    On a file system without locks it is only opened: nothing is held there, and nothing is
+    removed either, since a removal must lock the record first."""
+    import errno
     import fcntl
 
     fd = os.open(record, _OPEN_RECORD)
     try:
         fcntl.flock(fd, fcntl.LOCK_SH)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
+            os.close(fd)
+            raise
     except BaseException:
         os.close(fd)
         raise

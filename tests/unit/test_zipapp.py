@@ -7,6 +7,7 @@ to run.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import importlib.util
@@ -409,6 +410,26 @@ def test_a_link_named_like_a_build_is_left_and_not_followed(app: Path, tmp_path:
     assert _run(app, root).returncode == 3
     assert link.is_symlink()
     assert _snapshot(elsewhere) == before
+
+
+def test_without_file_locks_a_start_runs_and_removes_nothing(
+    app: Path, next_app: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file system that refuses locks (NFS without its lock daemon) must not stop the
+    plugin: nothing is held there, and no copy is removed, since removing needs a lock."""
+    assert _run(next_app, tmp_path).returncode == 3
+    (other,) = _builds(tmp_path)
+
+    def no_locks(fd: int, operation: int) -> None:
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    monkeypatch.setenv(UNPACK_ENV, str(tmp_path))
+    bootstrap = _bootstrap_of(app)
+    target = bootstrap.locate(_Loader(app))
+    assert target == str(tmp_path / bootstrap.BUILD_ID)
+    assert bootstrap.locate(_Loader(app)) == target  # its copy, checked and used again
+    assert _builds(tmp_path) == {other, bootstrap.BUILD_ID}
 
 
 def test_what_an_interrupted_removal_left_is_removed(app: Path, tmp_path: Path) -> None:
