@@ -414,8 +414,6 @@ def write_all(data: bytes, files: list[Member], into: str, shared: bool) -> dict
 def unpack(loader: "Any", target: str, shared: bool = False) -> None:
     """Unpack the payload into a fresh sibling of ``target``, check it against the manifest,
     record it, then rename it to ``target``."""
-    import shutil
-
     data = loader.get_data(PAYLOAD)
     files = members(data)
     scratch = f"{target}.{os.getpid()}-{os.urandom(4).hex()}.tmp"
@@ -445,7 +443,7 @@ def unpack(loader: "Any", target: str, shared: bool = False) -> None:
                 os.close(held)
     finally:
         if os.path.lexists(scratch):
-            shutil.rmtree(scratch, ignore_errors=True)
+            _remove_tree(scratch)
 
 
 # --- holding this build's copy, removing the others' ------------------------------------------
@@ -543,32 +541,31 @@ def _remove_if_unused(path: str) -> None:
 
 
 def _remove_tree(top: str) -> None:
-    """Delete ``top`` and everything under it, following no symbolic link; stop quietly at
-    the first failure (another start may be removing it too)."""
+    """Delete ``top`` and everything under it, following no symbolic link; what cannot be
+    deleted is skipped quietly (another start may be removing it too)."""
     flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
     def clear(dir_fd: int) -> None:
         with os.scandir(dir_fd) as entries:
             for entry in entries:
-                if entry.is_dir(follow_symlinks=False):
-                    fd = os.open(entry.name, flags, dir_fd=dir_fd)
-                    try:
-                        clear(fd)
-                    finally:
-                        os.close(fd)
-                    os.rmdir(entry.name, dir_fd=dir_fd)
-                else:
-                    os.unlink(entry.name, dir_fd=dir_fd)
+                with contextlib.suppress(OSError):
+                    if entry.is_dir(follow_symlinks=False):
+                        fd = os.open(entry.name, flags, dir_fd=dir_fd)
+                        try:
+                            clear(fd)
+                        finally:
+                            os.close(fd)
+                        os.rmdir(entry.name, dir_fd=dir_fd)
+                    else:
+                        os.unlink(entry.name, dir_fd=dir_fd)
 
-    try:
+    with contextlib.suppress(OSError):
         fd = os.open(top, flags)
         try:
             clear(fd)
         finally:
             os.close(fd)
         os.rmdir(top)
-    except OSError:
-        return
 
 
 def set_aside(target: str, seen: "os.stat_result") -> None:
